@@ -1,0 +1,286 @@
+"""Every change to people and their profiles goes through here."""
+
+import datetime as dt
+import logging
+
+from django.conf import settings
+from django.contrib.auth.tokens import PasswordResetTokenGenerator
+from django.core.exceptions import ValidationError
+from django.core.mail import send_mail
+from django.db import transaction
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils.encoding import force_bytes
+from django.utils.crypto import constant_time_compare
+from django.utils.http import base36_to_int, urlsafe_base64_encode
+from django.utils.translation import gettext as _
+
+from .models import DoctorProfile, PatientProfile, Role, User, normalize_email
+from .photos import process_photo
+from .validators import clean_pix_key
+
+logger = logging.getLogger(__name__)
+
+
+class InvitationTokenGenerator(PasswordResetTokenGenerator):
+    """Single-use, expiring invitation tokens.
+
+    Like a password-reset token, it is bound to the password hash and last
+    login, so it stops working the moment the invited person sets a password.
+    It has its own salt (a reset link is not an invitation) and its own
+    lifetime, INVITATION_TIMEOUT, which is why check_token is redone here:
+    Django's reads PASSWORD_RESET_TIMEOUT.
+    """
+
+    key_salt = "medconnect.accounts.InvitationTokenGenerator"
+
+    def check_token(self, user, token):
+        if not (user and token):
+            return False
+        try:
+            ts_b36, _hash = token.split("-")
+            ts = base36_to_int(ts_b36)
+        except ValueError:
+            return False
+        if self._num_seconds(self._now()) - ts > settings.INVITATION_TIMEOUT:
+            return False
+        return any(
+            constant_time_compare(self._make_token_with_timestamp(user, ts, secret), token)
+            for secret in [self.secret, *self.secret_fallbacks]
+        )
+
+
+invitation_token_generator = InvitationTokenGenerator()
+
+
+def invitation_path(*, user: User) -> str:
+    """The path of a fresh invitation link for a user who has not chosen a password yet."""
+    return reverse(
+        "accounts:invitation_accept",
+        kwargs={
+            "uidb64": urlsafe_base64_encode(force_bytes(user.pk)),
+            "token": invitation_token_generator.make_token(user),
+        },
+    )
+
+
+def invitation_pending(*, user: User) -> bool:
+    return user.is_active and not user.has_usable_password()
+
+
+def invitation_send(*, user: User, link: str) -> bool:
+    """E-mail the invitation after the transaction commits. Returns whether it was sent."""
+    if not settings.EMAIL_CONFIGURED:
+        return False
+    context = {"user": user, "link": link, "clinic": settings.CLINIC_NAME}
+    subject = _("Your access to %(clinic)s") % {"clinic": settings.CLINIC_NAME}
+    body = render_to_string("accounts/email/invitation.txt", context)
+
+    def send():
+        try:
+            send_mail(subject, body, None, [user.email])
+        except OSError:
+            # The link is on screen for whoever registered the person; a mail
+            # outage must not undo the registration.
+            logger.exception("Could not e-mail the invitation to user %s", user.pk)
+
+    transaction.on_commit(send)
+    return True
+
+
+def _email_taken(email: str, *, exclude: User | None = None) -> bool:
+    users = User.objects.filter(email__iexact=email)
+    if exclude is not None:
+        users = users.exclude(pk=exclude.pk)
+    return users.exists()
+
+
+def _check_email(email: str, *, exclude: User | None = None) -> str:
+    email = normalize_email(email)
+    if _email_taken(email, exclude=exclude):
+        raise ValidationError(
+            {"email": _("Someone is already registered with this e-mail.")}, code="email-taken"
+        )
+    return email
+
+
+@transaction.atomic
+def doctor_create(
+    *,
+    email: str,
+    first_name: str,
+    last_name: str,
+    crm: str,
+    crm_state: str,
+    phone: str = "",
+    title: str = "",
+    specialty: str = "",
+) -> User:
+    user = User.objects.create_user(
+        email=_check_email(email),
+        first_name=first_name,
+        last_name=last_name,
+        phone=phone,
+        role=Role.DOCTOR,
+    )
+    DoctorProfile.objects.create(
+        user=user, title=title, crm=crm, crm_state=crm_state, specialty=specialty
+    )
+    return user
+
+
+@transaction.atomic
+def doctor_update(
+    *,
+    doctor: User,
+    email: str,
+    first_name: str,
+    last_name: str,
+    crm: str,
+    crm_state: str,
+    phone: str = "",
+    title: str = "",
+    specialty: str = "",
+) -> User:
+    doctor.email = _check_email(email, exclude=doctor)
+    doctor.first_name, doctor.last_name, doctor.phone = first_name, last_name, phone
+    doctor.save(update_fields=["email", "first_name", "last_name", "phone"])
+    profile = doctor.doctor_profile
+    profile.title, profile.crm, profile.crm_state, profile.specialty = (
+        title,
+        crm,
+        crm_state,
+        specialty,
+    )
+    profile.save(update_fields=["title", "crm", "crm_state", "specialty"])
+    return doctor
+
+
+def _check_doctor(doctor: User) -> None:
+    if doctor.role != Role.DOCTOR or not doctor.is_active:
+        raise ValidationError(
+            {"doctor": _("Choose an active doctor.")}, code="invalid-doctor"
+        )
+
+
+def _check_cpf(cpf: str, *, exclude: User | None = None) -> str:
+    if not cpf:
+        return ""
+    others = PatientProfile.objects.filter(cpf=cpf)
+    if exclude is not None:
+        others = others.exclude(user=exclude)
+    if others.exists():
+        raise ValidationError(
+            {"cpf": _("Another patient is already registered with this CPF.")}, code="cpf-taken"
+        )
+    return cpf
+
+
+@transaction.atomic
+def patient_create(
+    *,
+    created_by: User,
+    doctor: User,
+    email: str,
+    first_name: str,
+    last_name: str,
+    phone: str = "",
+    birth_date: dt.date | None = None,
+    cpf: str = "",
+) -> User:
+    _check_doctor(doctor)
+    cpf = _check_cpf(cpf)
+    user = User.objects.create_user(
+        email=_check_email(email),
+        first_name=first_name,
+        last_name=last_name,
+        phone=phone,
+        role=Role.PATIENT,
+    )
+    PatientProfile.objects.create(
+        user=user, doctor=doctor, birth_date=birth_date, cpf=cpf, created_by=created_by
+    )
+    return user
+
+
+@transaction.atomic
+def patient_update(
+    *,
+    patient: User,
+    email: str,
+    first_name: str,
+    last_name: str,
+    phone: str = "",
+    birth_date: dt.date | None = None,
+    cpf: str = "",
+) -> User:
+    patient.email = _check_email(email, exclude=patient)
+    patient.first_name, patient.last_name, patient.phone = first_name, last_name, phone
+    patient.save(update_fields=["email", "first_name", "last_name", "phone"])
+    profile = patient.patient_profile
+    profile.birth_date, profile.cpf = birth_date, _check_cpf(cpf, exclude=patient)
+    profile.save(update_fields=["birth_date", "cpf"])
+    return patient
+
+
+@transaction.atomic
+def patient_reassign(*, patient: User, doctor: User) -> User:
+    """Make another doctor responsible for the patient."""
+    _check_doctor(doctor)
+    profile = patient.patient_profile
+    profile.doctor = doctor
+    profile.save(update_fields=["doctor"])
+    return patient
+
+
+def user_set_active(*, user: User, active: bool) -> User:
+    """Deactivate or reactivate an account. Nobody is ever deleted: records stay."""
+    if user.is_admin:
+        raise ValidationError(
+            _("Administrator accounts are managed in the Django admin."), code="admin-account"
+        )
+    user.is_active = active
+    user.save(update_fields=["is_active"])
+    return user
+
+
+def profile_update(*, user: User, first_name: str, last_name: str, phone: str = "") -> User:
+    user.first_name, user.last_name, user.phone = first_name, last_name, phone
+    user.save(update_fields=["first_name", "last_name", "phone"])
+    return user
+
+
+def pix_key_set(*, doctor: User, key_type: str, key: str) -> DoctorProfile:
+    """Store a doctor's PIX key in canonical form, or clear it when both are empty."""
+    profile = doctor.doctor_profile
+    if not key and not key_type:
+        profile.pix_key, profile.pix_key_type = "", ""
+    else:
+        try:
+            profile.pix_key = clean_pix_key(key_type, key)
+        except ValidationError as error:
+            raise ValidationError({"pix_key": error.messages}, code=error.code) from None
+        profile.pix_key_type = key_type
+    profile.save(update_fields=["pix_key", "pix_key_type"])
+    return profile
+
+
+def user_photo_set(*, user: User, upload) -> User:
+    """Validate, re-encode and store a new photo; the old file is removed afterwards."""
+    content = process_photo(upload)
+    old_name = user.photo.name if user.photo else ""
+    storage = user.photo.storage
+    user.photo.save(content.name, content, save=False)
+    user.save(update_fields=["photo"])
+    if old_name:
+        transaction.on_commit(lambda: storage.delete(old_name))
+    return user
+
+
+def user_photo_remove(*, user: User) -> User:
+    if user.photo:
+        old_name, storage = user.photo.name, user.photo.storage
+        user.photo = ""
+        user.save(update_fields=["photo"])
+        transaction.on_commit(lambda: storage.delete(old_name))
+    return user

@@ -1,0 +1,43 @@
+"""Fixtures shared by every app's tests: one user per role."""
+
+import pytest
+
+from accounts.tests.factories import AdminFactory, DoctorFactory, PatientFactory
+
+
+@pytest.fixture(autouse=True)
+def _fast_tests(settings, tmp_path):
+    # Argon2 is deliberately slow; tests that check hashing ask for it explicitly.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "default": {
+            "BACKEND": "django.core.files.storage.FileSystemStorage",
+            "OPTIONS": {"location": tmp_path / "private", "base_url": None},
+        },
+    }
+
+
+@pytest.fixture
+def admin_user(db):
+    return AdminFactory(first_name="Alice", last_name="Administradora")
+
+
+@pytest.fixture
+def doctor(db):
+    return DoctorFactory(first_name="Ana", last_name="Souza", profile__title="dra")
+
+
+@pytest.fixture
+def other_doctor(db):
+    return DoctorFactory(first_name="Bruno", last_name="Lima", profile__title="dr")
+
+
+@pytest.fixture
+def patient(db, doctor):
+    return PatientFactory(first_name="Carlos", last_name="Pereira", doctor=doctor)
+
+
+@pytest.fixture
+def other_patient(db, other_doctor):
+    return PatientFactory(first_name="Daniela", last_name="Costa", doctor=other_doctor)

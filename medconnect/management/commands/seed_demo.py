@@ -1,0 +1,116 @@
+"""A demo clinic: an admin, three doctors with PIX keys, a dozen patients."""
+
+import datetime as dt
+
+from django.core.management.base import BaseCommand, CommandError
+from django.db import transaction
+
+from accounts import services
+from accounts.models import User
+
+DEMO_PASSWORD = "medconnect-demo"  # noqa: S105 - printed for the demo on purpose
+
+ADMIN = {"email": "admin@medconnect.local", "first_name": "Helena", "last_name": "Martins"}
+
+DOCTORS = [
+    {
+        "email": "ana.souza@medconnect.local", "first_name": "Ana", "last_name": "Souza",
+        "title": "dra", "crm": "123456", "crm_state": "SP", "specialty": "Clínica médica",
+        "phone": "+5511987654321", "pix": ("email", "ana.souza@medconnect.local"),
+    },
+    {
+        "email": "ricardo.alves@medconnect.local", "first_name": "Ricardo", "last_name": "Alves",
+        "title": "dr", "crm": "654321", "crm_state": "RJ", "specialty": "Cardiologia",
+        "phone": "+5521998765432", "pix": ("cpf", "52998224725"),
+    },
+    {
+        "email": "juliana.rocha@medconnect.local", "first_name": "Juliana", "last_name": "Rocha",
+        "title": "dra", "crm": "246810", "crm_state": "MG", "specialty": "Pediatria",
+        "phone": "+5531991234567", "pix": ("random", "7d9f3c2a-5b1e-4f6a-9c8d-0e1f2a3b4c5d"),
+    },
+]  # fmt: skip
+
+PATIENTS = [
+    ("Carlos", "Pereira", "1980-03-14", "11144477735"),
+    ("Mariana", "Oliveira", "1992-07-02", ""),
+    ("João", "Santos", "1975-11-23", "39053344705"),
+    ("Beatriz", "Ferreira", "2001-01-30", ""),
+    ("Lucas", "Rodrigues", "1988-05-17", ""),
+    ("Fernanda", "Almeida", "1969-09-09", ""),
+    ("Gabriel", "Nascimento", "2015-04-11", ""),
+    ("Larissa", "Carvalho", "1995-12-05", ""),
+    ("Rafael", "Gomes", "1983-08-28", ""),
+    ("Camila", "Ribeiro", "1990-02-19", ""),
+    ("Pedro", "Barbosa", "1958-06-03", ""),
+    ("Aline", "Cardoso", "2012-10-21", ""),
+]
+
+
+class Command(BaseCommand):
+    help = "Creates a demo clinic and prints its logins. Refuses if there are users already."
+
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--force", action="store_true", help="Add the demo clinic even if users exist."
+        )
+        parser.add_argument(
+            "--if-empty",
+            action="store_true",
+            help="Do nothing (and succeed) when the database already has users.",
+        )
+
+    def handle(self, *args, force=False, if_empty=False, **options):
+        if User.objects.exists() and not force:
+            if if_empty:
+                self.stdout.write("The database already has users; demo data not loaded.")
+                self.print_logins()
+                return
+            raise CommandError(
+                "The database already has users. Use --force to add the demo clinic anyway, "
+                "or `manage.py reset_database` first."
+            )
+        if User.objects.filter(email__in=[ADMIN["email"]] + [d["email"] for d in DOCTORS]).exists():
+            raise CommandError("The demo clinic is already loaded.")
+        with transaction.atomic():
+            self.create()
+        self.stdout.write(self.style.SUCCESS("Demo clinic created."))
+        self.print_logins()
+
+    def create(self):
+        admin = User.objects.create_superuser(password=DEMO_PASSWORD, **ADMIN)
+        doctors = []
+        for data in DOCTORS:
+            data = dict(data)
+            pix_type, pix_key = data.pop("pix")
+            doctor = services.doctor_create(**data)
+            doctor.set_password(DEMO_PASSWORD)
+            doctor.save(update_fields=["password"])
+            services.pix_key_set(doctor=doctor, key_type=pix_type, key=pix_key)
+            doctors.append(doctor)
+        for i, (first, last, born, cpf) in enumerate(PATIENTS):
+            doctor = doctors[i % len(doctors)]
+            patient = services.patient_create(
+                created_by=doctor if i % 2 else admin,
+                doctor=doctor,
+                email=f"{first}.{last}@example.com".lower().replace("ã", "a"),
+                first_name=first,
+                last_name=last,
+                phone=f"+55119{87650000 + i:08d}",
+                birth_date=dt.date.fromisoformat(born),
+                cpf=cpf,
+            )
+            # Most demo patients can sign in; the last two still have a pending invitation.
+            if i < len(PATIENTS) - 2:
+                patient.set_password(DEMO_PASSWORD)
+                patient.save(update_fields=["password"])
+
+    def print_logins(self):
+        self.stdout.write("")
+        self.stdout.write(self.style.MIGRATE_HEADING("Demo logins (password: %s)" % DEMO_PASSWORD))
+        rows = [("admin", ADMIN["email"])]
+        rows += [("doctor", d["email"]) for d in DOCTORS]
+        rows += [("patient", "carlos.pereira@example.com"), ("patient", "mariana.oliveira@example.com")]
+        for role, email in rows:
+            if User.objects.filter(email=email).exists():
+                self.stdout.write(f"  {role:8} {email}")
+        self.stdout.write("")

@@ -1,0 +1,76 @@
+import logging
+
+from django.db import connection
+from django.http import HttpResponseServerError, JsonResponse
+from django.template import loader
+from django.shortcuts import render
+from django.utils.decorators import method_decorator
+from django.views import View
+from django.views.decorators.cache import never_cache
+from django.views.generic import TemplateView
+
+from accounts.models import Role
+from accounts.permissions import doctors_visible_to
+from accounts.selectors import patient_list_for, people_counts
+
+logger = logging.getLogger(__name__)
+
+
+class DashboardView(TemplateView):
+    """Each role lands on its own dashboard, composed from the apps' selectors."""
+
+    templates = {
+        Role.ADMIN: "dashboards/admin.html",
+        Role.DOCTOR: "dashboards/doctor.html",
+        Role.PATIENT: "dashboards/patient.html",
+    }
+
+    def get_template_names(self):
+        return [self.templates[self.request.user.role]]
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        user = self.request.user
+        if user.is_admin:
+            context["counts"] = people_counts()
+        elif user.is_doctor:
+            patients = patient_list_for(user=user, status="active")
+            context["patient_count"] = patients.count()
+            context["recent_patients"] = patients.order_by("-date_joined")[:5]
+        else:
+            context["doctor"] = (
+                doctors_visible_to(user).select_related("doctor_profile").first()
+            )
+            context["password_set"] = user.has_usable_password()
+        return context
+
+
+@method_decorator(never_cache, name="dispatch")
+class HealthView(View):
+    """200 when the app and its database answer; 503 otherwise. Public, for probes."""
+
+    login_required = False
+
+    def get(self, request):
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT 1")
+                cursor.fetchone()
+        except Exception:
+            logger.exception("Health check: the database did not answer")
+            return JsonResponse({"status": "error", "database": "unavailable"}, status=503)
+        return JsonResponse({"status": "ok", "database": "ok"})
+
+
+def error_403(request, exception=None):
+    return render(request, "403.html", status=403)
+
+
+def error_404(request, exception=None):
+    return render(request, "404.html", status=404)
+
+
+def error_500(request):
+    # Rendered without the request: no context processors, no database, since
+    # the failure may be the database itself.
+    return HttpResponseServerError(loader.render_to_string("500.html"))
