@@ -6,9 +6,11 @@ from accounts.tests.factories import AdminFactory, DoctorFactory, PatientFactory
 
 
 @pytest.fixture(autouse=True)
-def _fast_tests(settings, tmp_path):
+def _fast_tests(request, settings, tmp_path):
     # Argon2 is deliberately slow; tests that check hashing ask for it explicitly.
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    # Browser tests keep the real hashers: the server in the other process checks them.
+    if not request.node.get_closest_marker("browser"):
+        settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     settings.STORAGES = {
         **settings.STORAGES,
         "default": {
@@ -41,3 +43,4 @@ def patient(db, doctor):
 @pytest.fixture
 def other_patient(db, other_doctor):
     return PatientFactory(first_name="Daniela", last_name="Costa", doctor=other_doctor)
+

@@ -16,7 +16,9 @@ from django.core.files.base import ContentFile
 from django.utils.translation import gettext_lazy as _
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-ACCEPTED_FORMATS = {"JPEG", "PNG", "WEBP"}
+# Pillow reports many phone and camera JPEGs as MPO (JPEG plus hidden extra frames);
+# only the first frame is decoded and kept.
+ACCEPTED_FORMATS = {"JPEG", "MPO", "PNG", "WEBP"}
 OUTPUT_FORMAT = "WEBP"
 OUTPUT_QUALITY = 85
 

@@ -28,7 +28,7 @@ css = open(sys.argv[1]).read()
 blocks = re.findall(r"/\* inter-(latin(?:-ext)?)-wght-normal \*/\n(@font-face \{.*?\})", css, re.S)
 open(sys.argv[2], "w").write("\n".join(b for _, b in blocks) + "\n")
 PY
-cp "$nm"/chart.js/dist/chart.umd.min.js "$v/chart.js/"
+cp "$nm"/chart.js/dist/chart.umd.min.js{,.map} "$v/chart.js/"
 cp "$nm"/chart.js/LICENSE.md "$v/chart.js/"
 mkdir -p "$root/tests/assets"
 cp "$nm"/axe-core/axe.min.js "$root/tests/assets/"

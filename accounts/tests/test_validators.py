@@ -29,9 +29,7 @@ def _cnpj_check_digit(body: str) -> str:
     from the right, cycling; modulo 11, a remainder below 2 gives 0.
     """
     weights = [2, 3, 4, 5, 6, 7, 8, 9]
-    total = sum(
-        (ord(char) - 48) * weights[i % 8] for i, char in enumerate(reversed(body))
-    )
+    total = sum((ord(char) - 48) * weights[i % 8] for i, char in enumerate(reversed(body)))
     remainder = total % 11
     return "0" if remainder < 2 else str(11 - remainder)
 

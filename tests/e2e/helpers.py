@@ -1,0 +1,84 @@
+"""Browser helpers: sign in, take screenshots, scan with axe-core, watch the CSP."""
+
+import json
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+SCREENSHOTS = ROOT / "screenshots"
+AXE_SOURCE = (ROOT / "tests" / "assets" / "axe.min.js").read_text()
+PHONE = {"width": 390, "height": 844}
+DESKTOP = {"width": 1440, "height": 900}
+WIDTHS = {"390": PHONE, "1440": DESKTOP}
+
+
+class Visit:
+    """One browser context at one width, collecting console errors (CSP included)."""
+
+    def __init__(self, browser, server, viewport, **context_options):
+        self.server = server
+        self.context = browser.new_context(
+            viewport=viewport, locale="pt-BR", timezone_id="America/Sao_Paulo",
+            reduced_motion="reduce", **context_options,
+        )  # fmt: skip
+        self.page = self.context.new_page()
+        self.page.set_default_timeout(15_000)
+        self.console_errors: list[str] = []
+        self.page.on(
+            "console", lambda m: m.type == "error" and self.console_errors.append(m.text)
+        )
+        self.page.on("pageerror", lambda e: self.console_errors.append(str(e)))
+
+    def goto(self, path: str):
+        response = self.page.goto(self.server.url + path)
+        self.page.wait_for_load_state("networkidle")
+        return response
+
+    def login(self, email: str, password: str):
+        self.goto("/accounts/login/")
+        self.page.fill("#id_username", email)
+        self.page.fill("#id_password", password)
+        self.page.click("main button[type=submit]")
+        self.page.wait_for_load_state("networkidle")
+
+    def close(self):
+        self.context.close()
+
+
+def axe_violations(page) -> list[dict]:
+    """Serious and critical WCAG 2.1 A/AA violations on the current page.
+
+    axe is evaluated through the DevTools protocol, which the page's CSP does
+    not govern, so the CSP stays on while we scan.
+    """
+    page.evaluate(AXE_SOURCE)
+    result = page.evaluate(
+        """async () => {
+            const r = await axe.run(document, {
+              runOnly: {type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']},
+              resultTypes: ['violations'],
+            });
+            return r.violations.map(v => ({id: v.id, impact: v.impact, help: v.help,
+              nodes: v.nodes.slice(0, 3).map(n => n.target.join(' '))}));
+        }"""
+    )
+    return [v for v in result if v["impact"] in ("serious", "critical")]
+
+
+def check_page(visit: Visit, name: str, width: str, status: int = 200) -> None:
+    """Screenshot the page, then assert no axe violation, no console/CSP error."""
+    if status >= 400:
+        # The browser logs the error status of the page itself; that one is expected.
+        visit.console_errors = [
+            e for e in visit.console_errors if f"status of {status}" not in e
+        ]
+    SCREENSHOTS.mkdir(exist_ok=True)
+    page = visit.page
+    page.screenshot(path=str(SCREENSHOTS / f"{name}-{width}.png"), full_page=True)
+    violations = axe_violations(page)
+    assert not violations, f"{name} @ {width}px: " + json.dumps(violations, indent=1)
+    assert not visit.console_errors, f"{name} @ {width}px console: {visit.console_errors}"
+    # The brand footer is on every page.
+    assert page.locator("footer.mc-footer").count() == 1, f"{name}: no brand footer"
+    # The page's layout must not scroll sideways on a phone.
+    overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+    assert overflow <= 1, f"{name} @ {width}px scrolls sideways by {overflow}px"
