@@ -43,4 +43,3 @@ def patient(db, doctor):
 @pytest.fixture
 def other_patient(db, other_doctor):
     return PatientFactory(first_name="Daniela", last_name="Costa", doctor=other_doctor)
-

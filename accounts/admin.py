@@ -16,7 +16,7 @@ class DoctorProfileAdminForm(forms.ModelForm):
 
     class Meta:
         model = DoctorProfile
-        fields = "__all__"
+        fields = ["user", "title", "crm", "crm_state", "specialty", "pix_key_type", "pix_key"]
 
     def clean(self):
         data = super().clean()
@@ -66,7 +66,7 @@ class UserCreationAdminForm(EmailCleaningMixin, AdminUserCreationForm):
 class UserChangeAdminForm(EmailCleaningMixin, UserChangeForm):
     class Meta:
         model = User
-        fields = "__all__"
+        fields = ["email", "first_name", "last_name", "phone", "role", "is_active"]
 
 
 @admin.register(User)
@@ -90,8 +90,15 @@ class UserAdmin(DjangoUserAdmin):
             None,
             {
                 "classes": ("wide",),
-                "fields": ("email", "first_name", "last_name", "role", "usable_password",
-                           "password1", "password2"),
+                "fields": (
+                    "email",
+                    "first_name",
+                    "last_name",
+                    "role",
+                    "usable_password",
+                    "password1",
+                    "password2",
+                ),
             },
         ),
     )
@@ -146,6 +153,7 @@ class DoctorProfileAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
 
 @admin.register(PatientProfile)
 class PatientProfileAdmin(admin.ModelAdmin):

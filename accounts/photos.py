@@ -43,9 +43,7 @@ def process_photo(upload) -> ContentFile:
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(io.BytesIO(data)) as probe:
                 if probe.format not in ACCEPTED_FORMATS:
-                    raise _refuse(
-                        _("Only JPEG, PNG and WebP photos are accepted."), "bad-format"
-                    )
+                    raise _refuse(_("Only JPEG, PNG and WebP photos are accepted."), "bad-format")
                 width, height = probe.size
                 if width * height > settings.PHOTO_MAX_PIXELS:
                     raise _refuse(

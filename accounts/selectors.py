@@ -1,6 +1,6 @@
-import re
-
 """Read queries behind the people pages. They own the joins, so lists stay flat."""
+
+import re
 
 from django.db.models import Count, Q, QuerySet
 
@@ -43,9 +43,7 @@ def doctor_list_for(
 def patient_list_for(
     *, user: User, query: str = "", status: str = "", doctor_id: int | None = None
 ) -> QuerySet[User]:
-    patients = patients_visible_to(user).select_related(
-        "patient_profile__doctor__doctor_profile"
-    )
+    patients = patients_visible_to(user).select_related("patient_profile__doctor__doctor_profile")
     # A CPF may be typed with its dots and dash; it is stored as digits.
     query = " ".join(
         re.sub(r"[.\-]", "", term) if re.fullmatch(r"[\d.\-]+", term) else term

@@ -10,8 +10,8 @@ from django.core.mail import send_mail
 from django.db import transaction
 from django.template.loader import render_to_string
 from django.urls import reverse
-from django.utils.encoding import force_bytes
 from django.utils.crypto import constant_time_compare
+from django.utils.encoding import force_bytes
 from django.utils.http import base36_to_int, urlsafe_base64_encode
 from django.utils.translation import gettext as _
 
@@ -158,9 +158,7 @@ def doctor_update(
 
 def _check_doctor(doctor: User) -> None:
     if doctor.role != Role.DOCTOR or not doctor.is_active:
-        raise ValidationError(
-            {"doctor": _("Choose an active doctor.")}, code="invalid-doctor"
-        )
+        raise ValidationError({"doctor": _("Choose an active doctor.")}, code="invalid-doctor")
 
 
 def _check_cpf(cpf: str, *, exclude: User | None = None) -> str:

@@ -50,7 +50,9 @@ def clean_pix_email(value: str) -> str:
     try:
         validate_email(email)
     except ValidationError:
-        raise ValidationError(_("Enter a valid e-mail address."), code="invalid_pix_email") from None
+        raise ValidationError(
+            _("Enter a valid e-mail address."), code="invalid_pix_email"
+        ) from None
     return email
 
 

@@ -7,6 +7,7 @@ from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse, reverse_lazy
 from django.utils.decorators import method_decorator
+from django.utils.functional import cached_property
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views import View
@@ -15,7 +16,7 @@ from django.views.generic import DetailView, FormView, TemplateView
 
 from . import services
 from .forms import DoctorForm, PatientForm, PhotoForm, PixKeyForm, ProfileForm, ReassignForm
-from .models import Role, User
+from .models import Role
 from .permissions import (
     RoleRequiredMixin,
     can_edit_patient,
@@ -54,7 +55,7 @@ class InvitationAcceptView(auth_views.PasswordResetConfirmView):
 
     template_name = "accounts/invitation_accept.html"
     token_generator = services.invitation_token_generator
-    reset_url_token = "choose-password"
+    reset_url_token = "choose-password"  # noqa: S105 - a URL segment, not a secret
     post_reset_login = True
     post_reset_login_backend = "django.contrib.auth.backends.ModelBackend"
     success_url = reverse_lazy("dashboard")
@@ -156,11 +157,12 @@ class DoctorUpdateView(PersonFormView):
     template_name = "accounts/doctor_form.html"
     success_message = gettext_lazy("%(name)s was updated.")
 
-    def dispatch(self, request, *args, **kwargs):
-        self.doctor = get_object_or_404(
-            doctors_visible_to(request.user).select_related("doctor_profile"), pk=kwargs["pk"]
+    @cached_property
+    def doctor(self):
+        return get_object_or_404(
+            doctors_visible_to(self.request.user).select_related("doctor_profile"),
+            pk=self.kwargs["pk"],
         )
-        return super().dispatch(request, *args, **kwargs)
 
     def get_initial(self):
         d, p = self.doctor, self.doctor.doctor_profile
@@ -204,12 +206,12 @@ class PatientUpdateView(PersonFormView):
     template_name = "accounts/patient_form.html"
     success_message = gettext_lazy("%(name)s was updated.")
 
-    def dispatch(self, request, *args, **kwargs):
-        self.patient = get_object_or_404(
-            patients_editable_by(request.user).select_related("patient_profile"),
-            pk=kwargs["pk"],
+    @cached_property
+    def patient(self):
+        return get_object_or_404(
+            patients_editable_by(self.request.user).select_related("patient_profile"),
+            pk=self.kwargs["pk"],
         )
-        return super().dispatch(request, *args, **kwargs)
 
     def get_initial(self):
         p, profile = self.patient, self.patient.patient_profile
@@ -234,12 +236,12 @@ class PatientReassignView(PersonFormView):
     template_name = "accounts/patient_reassign.html"
     success_message = gettext_lazy("%(name)s has a new responsible doctor.")
 
-    def dispatch(self, request, *args, **kwargs):
-        self.patient = get_object_or_404(
-            patients_editable_by(request.user).select_related("patient_profile__doctor"),
-            pk=kwargs["pk"],
+    @cached_property
+    def patient(self):
+        return get_object_or_404(
+            patients_editable_by(self.request.user).select_related("patient_profile__doctor"),
+            pk=self.kwargs["pk"],
         )
-        return super().dispatch(request, *args, **kwargs)
 
     def get_initial(self):
         return {"doctor": self.patient.patient_profile.doctor_id}
@@ -355,7 +357,9 @@ class InvitationView(RoleRequiredMixin, DetailView):
         else:
             link = request.build_absolute_uri(services.invitation_path(user=person))
             if services.invitation_send(user=person, link=link):
-                messages.success(request, _("Invitation sent to %(email)s.") % {"email": person.email})
+                messages.success(
+                    request, _("Invitation sent to %(email)s.") % {"email": person.email}
+                )
             else:
                 messages.warning(request, _("E-mail is not set up. Copy the link instead."))
         return redirect("accounts:invitation", pk=pk)
@@ -395,7 +399,11 @@ class ProfileView(TemplateView):
         forms = {
             "details": ProfileForm(
                 data if bound_name == "details" else None,
-                initial={"first_name": user.first_name, "last_name": user.last_name, "phone": user.phone},
+                initial={
+                    "first_name": user.first_name,
+                    "last_name": user.last_name,
+                    "phone": user.phone,
+                },
                 prefix="details",
             ),
             "photo": PhotoForm(

@@ -2,8 +2,8 @@ import logging
 
 from django.db import connection
 from django.http import HttpResponseServerError, JsonResponse
-from django.template import loader
 from django.shortcuts import render
+from django.template import loader
 from django.utils.decorators import method_decorator
 from django.views import View
 from django.views.decorators.cache import never_cache
@@ -38,9 +38,7 @@ class DashboardView(TemplateView):
             context["patient_count"] = patients.count()
             context["recent_patients"] = patients.order_by("-date_joined")[:5]
         else:
-            context["doctor"] = (
-                doctors_visible_to(user).select_related("doctor_profile").first()
-            )
+            context["doctor"] = doctors_visible_to(user).select_related("doctor_profile").first()
             context["password_set"] = user.has_usable_password()
         return context
 

@@ -119,6 +119,7 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--use-fake-ui-for-media-stream",
     "--use-fake-device-for-media-stream",
+    "--lang=pt-BR",
 ]
 
 

@@ -23,9 +23,7 @@ class Visit:
         self.page = self.context.new_page()
         self.page.set_default_timeout(15_000)
         self.console_errors: list[str] = []
-        self.page.on(
-            "console", lambda m: m.type == "error" and self.console_errors.append(m.text)
-        )
+        self.page.on("console", lambda m: m.type == "error" and self.console_errors.append(m.text))
         self.page.on("pageerror", lambda e: self.console_errors.append(str(e)))
 
     def goto(self, path: str):
@@ -68,9 +66,7 @@ def check_page(visit: Visit, name: str, width: str, status: int = 200) -> None:
     """Screenshot the page, then assert no axe violation, no console/CSP error."""
     if status >= 400:
         # The browser logs the error status of the page itself; that one is expected.
-        visit.console_errors = [
-            e for e in visit.console_errors if f"status of {status}" not in e
-        ]
+        visit.console_errors = [e for e in visit.console_errors if f"status of {status}" not in e]
     SCREENSHOTS.mkdir(exist_ok=True)
     page = visit.page
     page.screenshot(path=str(SCREENSHOTS / f"{name}-{width}.png"), full_page=True)

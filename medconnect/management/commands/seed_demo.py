@@ -106,10 +106,13 @@ class Command(BaseCommand):
 
     def print_logins(self):
         self.stdout.write("")
-        self.stdout.write(self.style.MIGRATE_HEADING("Demo logins (password: %s)" % DEMO_PASSWORD))
+        self.stdout.write(self.style.MIGRATE_HEADING(f"Demo logins (password: {DEMO_PASSWORD})"))
         rows = [("admin", ADMIN["email"])]
         rows += [("doctor", d["email"]) for d in DOCTORS]
-        rows += [("patient", "carlos.pereira@example.com"), ("patient", "mariana.oliveira@example.com")]
+        rows += [
+            ("patient", "carlos.pereira@example.com"),
+            ("patient", "mariana.oliveira@example.com"),
+        ]
         for role, email in rows:
             if User.objects.filter(email=email).exists():
                 self.stdout.write(f"  {role:8} {email}")
