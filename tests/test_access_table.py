@@ -16,37 +16,39 @@ from accounts import services
 
 ROLES = ("anonymous", "patient", "doctor", "other_doctor", "admin")
 
-# name: (method, kwargs (names of objects), {role: status})
-_LOGIN = 302  # anonymous users are sent to the login page
+# name: (method, kwargs naming the objects, statuses for ROLES in order)
+# Statuses: anonymous, patient, doctor (responsible), other_doctor, admin.
+_L = 302  # anonymous users are sent to the login page
+_BAD = {"uidb64": "MQ", "token": "bad-token"}
 TABLE = {
-    "dashboard": ("get", {}, dict(anonymous=_LOGIN, patient=200, doctor=200, other_doctor=200, admin=200)),
-    "healthz": ("get", {}, dict(anonymous=200, patient=200, doctor=200, other_doctor=200, admin=200)),
-    "login": ("get", {}, dict(anonymous=200, patient=302, doctor=302, other_doctor=302, admin=302)),
-    "logout": ("post", {}, dict(anonymous=302, patient=302, doctor=302, other_doctor=302, admin=302)),
-    "password_change": ("get", {}, dict(anonymous=_LOGIN, patient=200, doctor=200, other_doctor=200, admin=200)),
-    "password_change_done": ("get", {}, dict(anonymous=_LOGIN, patient=200, doctor=200, other_doctor=200, admin=200)),
-    "password_reset": ("get", {}, dict(anonymous=200, patient=200, doctor=200, other_doctor=200, admin=200)),
-    "password_reset_done": ("get", {}, dict(anonymous=200, patient=200, doctor=200, other_doctor=200, admin=200)),
-    "password_reset_confirm": ("get", {"uidb64": "MQ", "token": "bad-token"}, dict(anonymous=200, patient=200, doctor=200, other_doctor=200, admin=200)),
-    "password_reset_complete": ("get", {}, dict(anonymous=200, patient=200, doctor=200, other_doctor=200, admin=200)),
-    "accounts:invitation_accept": ("get", {"uidb64": "MQ", "token": "bad-token"}, dict(anonymous=200, patient=200, doctor=200, other_doctor=200, admin=200)),
-    "accounts:profile": ("get", {}, dict(anonymous=_LOGIN, patient=200, doctor=200, other_doctor=200, admin=200)),
-    "accounts:doctor_list": ("get", {}, dict(anonymous=_LOGIN, patient=403, doctor=403, other_doctor=403, admin=200)),
-    "accounts:doctor_create": ("get", {}, dict(anonymous=_LOGIN, patient=403, doctor=403, other_doctor=403, admin=200)),
-    "accounts:doctor_detail": ("get", {"pk": "doctor"}, dict(anonymous=_LOGIN, patient=403, doctor=403, other_doctor=403, admin=200)),
-    "accounts:doctor_update": ("get", {"pk": "doctor"}, dict(anonymous=_LOGIN, patient=403, doctor=403, other_doctor=403, admin=200)),
-    "accounts:patient_list": ("get", {}, dict(anonymous=_LOGIN, patient=403, doctor=200, other_doctor=200, admin=200)),
-    "accounts:patient_create": ("get", {}, dict(anonymous=_LOGIN, patient=403, doctor=200, other_doctor=200, admin=200)),
-    "accounts:patient_detail": ("get", {"pk": "patient"}, dict(anonymous=_LOGIN, patient=403, doctor=200, other_doctor=404, admin=200)),
-    "accounts:patient_update": ("get", {"pk": "patient"}, dict(anonymous=_LOGIN, patient=403, doctor=200, other_doctor=404, admin=200)),
-    "accounts:patient_reassign": ("get", {"pk": "patient"}, dict(anonymous=_LOGIN, patient=403, doctor=403, other_doctor=403, admin=200)),
-    "accounts:user_deactivate": ("post", {"pk": "patient"}, dict(anonymous=_LOGIN, patient=403, doctor=403, other_doctor=403, admin=302)),
-    "accounts:user_reactivate": ("post", {"pk": "patient"}, dict(anonymous=_LOGIN, patient=403, doctor=403, other_doctor=403, admin=302)),
-    "accounts:invitation": ("get", {"pk": "patient"}, dict(anonymous=_LOGIN, patient=403, doctor=200, other_doctor=404, admin=200)),
-    "accounts:photo": ("get", {"pk": "patient"}, dict(anonymous=_LOGIN, patient=200, doctor=200, other_doctor=404, admin=200)),
+    "dashboard": ("get", {}, (_L, 200, 200, 200, 200)),
+    "healthz": ("get", {}, (200, 200, 200, 200, 200)),
+    "login": ("get", {}, (200, 302, 302, 302, 302)),
+    "logout": ("post", {}, (302, 302, 302, 302, 302)),
+    "password_change": ("get", {}, (_L, 200, 200, 200, 200)),
+    "password_change_done": ("get", {}, (_L, 200, 200, 200, 200)),
+    "password_reset": ("get", {}, (200, 200, 200, 200, 200)),
+    "password_reset_done": ("get", {}, (200, 200, 200, 200, 200)),
+    "password_reset_confirm": ("get", _BAD, (200, 200, 200, 200, 200)),
+    "password_reset_complete": ("get", {}, (200, 200, 200, 200, 200)),
+    "accounts:invitation_accept": ("get", _BAD, (200, 200, 200, 200, 200)),
+    "accounts:profile": ("get", {}, (_L, 200, 200, 200, 200)),
+    "accounts:doctor_list": ("get", {}, (_L, 403, 403, 403, 200)),
+    "accounts:doctor_create": ("get", {}, (_L, 403, 403, 403, 200)),
+    "accounts:doctor_detail": ("get", {"pk": "doctor"}, (_L, 403, 403, 403, 200)),
+    "accounts:doctor_update": ("get", {"pk": "doctor"}, (_L, 403, 403, 403, 200)),
+    "accounts:patient_list": ("get", {}, (_L, 403, 200, 200, 200)),
+    "accounts:patient_create": ("get", {}, (_L, 403, 200, 200, 200)),
+    "accounts:patient_detail": ("get", {"pk": "patient"}, (_L, 403, 200, 404, 200)),
+    "accounts:patient_update": ("get", {"pk": "patient"}, (_L, 403, 200, 404, 200)),
+    "accounts:patient_reassign": ("get", {"pk": "patient"}, (_L, 403, 403, 403, 200)),
+    "accounts:user_deactivate": ("post", {"pk": "patient"}, (_L, 403, 403, 403, 302)),
+    "accounts:user_reactivate": ("post", {"pk": "patient"}, (_L, 403, 403, 403, 302)),
+    "accounts:invitation": ("get", {"pk": "patient"}, (_L, 403, 200, 404, 200)),
+    "accounts:photo": ("get", {"pk": "patient"}, (_L, 200, 200, 404, 200)),
     # The Django admin sends everyone but admins to its own login page.
-    "admin:index": ("get", {}, dict(anonymous=302, patient=302, doctor=302, other_doctor=302, admin=200)),
-}  # fmt: skip
+    "admin:index": ("get", {}, (302, 302, 302, 302, 200)),
+}
 
 
 def _project_url_names(patterns=None, namespace=""):
@@ -93,12 +95,12 @@ def people(admin_user, doctor, other_doctor, patient):
 @pytest.mark.parametrize("role", ROLES)
 @pytest.mark.parametrize("name", sorted(TABLE))
 def test_access(client, people, name, role):
-    method, kwargs, expected = TABLE[name]
+    method, kwargs, statuses = TABLE[name]
+    expected = dict(zip(ROLES, statuses, strict=True))
     url = reverse(name, kwargs={k: people[v].pk if v in people else v for k, v in kwargs.items()})
     if role != "anonymous":
         client.force_login(people[role])
     response = getattr(client, method)(url)
     assert response.status_code == expected[role], f"{role} {method.upper()} {url}"
-    if expected[role] == _LOGIN and role == "anonymous" and not name.startswith("admin:"):
-        if name != "logout":
-            assert response["Location"].startswith(reverse("login"))
+    if role == "anonymous" and expected[role] == _L and name not in ("logout", "admin:index"):
+        assert response["Location"].startswith(reverse("login"))

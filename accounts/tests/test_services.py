@@ -460,8 +460,10 @@ def test_a_password_reset_token_is_not_an_invitation_and_vice_versa(invited):
     assert not default_token_generator.check_token(invited, invitation_token)
 
 
+# `mailoutbox` comes after `invited`: the database fixture starts a TestCase,
+# which replaces mail.outbox, so a mailoutbox taken earlier would stay empty.
 def test_invitation_send_mails_the_link_only_after_commit(
-    settings, mailoutbox, django_capture_on_commit_callbacks, invited
+    invited, settings, mailoutbox, django_capture_on_commit_callbacks
 ):
     settings.EMAIL_CONFIGURED = True
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
@@ -479,7 +481,7 @@ def test_invitation_send_mails_the_link_only_after_commit(
 
 
 def test_invitation_send_does_nothing_without_email(
-    settings, mailoutbox, django_capture_on_commit_callbacks, invited
+    invited, settings, mailoutbox, django_capture_on_commit_callbacks
 ):
     settings.EMAIL_CONFIGURED = False
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
