@@ -27,7 +27,7 @@ install-dev: $(VENV)/.installed-dev
 # The .mo is committed, so a machine without gettext still runs; it is rebuilt
 # when the catalog changes and msgfmt is there.
 $(MO): $(PO)
-	@if command -v msgfmt >/dev/null; then $(PY) manage.py compilemessages --locale pt_BR -v 0; \
+	@if command -v msgfmt >/dev/null; then $(PY) manage.py compilemessages --locale pt_BR --ignore ".venv" -v 0; \
 	else echo "msgfmt not found: using the committed $(MO)"; touch $@; fi
 compilemessages: $(VENV)/.installed $(MO)
 

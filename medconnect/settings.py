@@ -110,8 +110,9 @@ TEMPLATES = [
 # lock up front (no "database is locked" on upgrade), and the timeout waits
 # for the lock instead of failing.
 SQLITE_PATH = DATA_DIR / "medconnect.sqlite3"
+# An empty variable (as in a copied .env.example) means "use the default".
 DATABASES = {
-    "default": env.db_url("DATABASE_URL", default=f"sqlite:///{SQLITE_PATH}"),
+    "default": env.db_url_config(env.str("DATABASE_URL", default="") or f"sqlite:///{SQLITE_PATH}"),
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["OPTIONS"] = {
@@ -177,8 +178,10 @@ AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_USERNAME_CALLABLE = "accounts.backends.axes_username"
 AXES_LOCKOUT_TEMPLATE = "registration/lockout.html"
-AXES_IPWARE_PROXY_COUNT = env.int("PROXY_COUNT", default=0)
-AXES_IPWARE_META_PRECEDENCE_ORDER = ["HTTP_X_FORWARDED_FOR", "REMOTE_ADDR"]
+AXES_CLIENT_IP_CALLABLE = "accounts.backends.client_ip"
+# How many proxies in front of Daphne append to X-Forwarded-For. 0 means the
+# header is never trusted (anyone could forge it to dodge or cause lockouts).
+PROXY_COUNT = env.int("PROXY_COUNT", default=0)
 
 # --- Security -----------------------------------------------------------------
 HTTPS = env.bool("HTTPS", default=not DEBUG)
@@ -250,7 +253,7 @@ STATIC_ROOT = DATA_DIR / "staticfiles"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 # Profile photos and other private files live outside any public URL; views
 # that check access stream them.
-PRIVATE_MEDIA_ROOT = BASE_DIR / env.str("PRIVATE_MEDIA_ROOT", default=str(DATA_DIR / "private"))
+PRIVATE_MEDIA_ROOT = BASE_DIR / (env.str("PRIVATE_MEDIA_ROOT", default="") or DATA_DIR / "private")
 STORAGES = {
     "default": {
         "BACKEND": "django.core.files.storage.FileSystemStorage",

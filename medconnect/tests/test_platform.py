@@ -5,6 +5,7 @@ import datetime as dt
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 from contextlib import contextmanager
@@ -287,21 +288,22 @@ def test_postgresql_connections_are_health_checked(db):
     assert connection.settings_dict["CONN_HEALTH_CHECKS"] is True
 
 
-def _channel_backend(tmp_path, **env):
+@pytest.fixture
+def settings_only(tmp_path):
+    """The settings module alone, copied, so that a developer's own `.env` is not read."""
+    copy = tmp_path / "project"
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc", "tests", "management", "templatetags")
+    shutil.copytree(ROOT / "medconnect", copy / "medconnect", ignore=ignore)
+    return copy
+
+
+def _print_settings(project, expression, **env):
     clean = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "DEBUG", "DATABASE_URL")}
-    clean.update(
-        DJANGO_SETTINGS_MODULE="medconnect.settings",
-        DATA_DIR=str(tmp_path),
-        SECRET_KEY="x" * 50,
-        **env,
-    )
-    code = (
-        "import json; from django.conf import settings; "
-        "print(json.dumps(settings.CHANNEL_LAYERS['default']))"
-    )
+    clean.update(DJANGO_SETTINGS_MODULE="medconnect.settings", **env)
+    code = f"import json; from django.conf import settings as s; print(json.dumps({expression}))"
     result = subprocess.run(
         [sys.executable, "-c", code],
-        cwd=ROOT,
+        cwd=project,
         env=clean,
         capture_output=True,
         text=True,
@@ -311,14 +313,24 @@ def _channel_backend(tmp_path, **env):
     return json.loads(result.stdout)
 
 
-def test_channel_layer_uses_redis_when_redis_url_is_set(tmp_path):
-    layer = _channel_backend(tmp_path, REDIS_URL="redis://127.0.0.1:6379/0")
+def _channel_backend(project, **env):
+    return _print_settings(
+        project,
+        "s.CHANNEL_LAYERS['default']",
+        DATA_DIR=str(project / "data"),
+        SECRET_KEY="x" * 50,
+        **env,
+    )
+
+
+def test_channel_layer_uses_redis_when_redis_url_is_set(settings_only):
+    layer = _channel_backend(settings_only, REDIS_URL="redis://127.0.0.1:6379/0")
     assert layer["BACKEND"] == "channels_redis.core.RedisChannelLayer"
     assert layer["CONFIG"]["hosts"] == ["redis://127.0.0.1:6379/0"]
 
 
-def test_channel_layer_is_in_memory_without_redis(tmp_path):
-    layer = _channel_backend(tmp_path)
+def test_channel_layer_is_in_memory_without_redis(settings_only):
+    layer = _channel_backend(settings_only)
     assert layer["BACKEND"] == "channels.layers.InMemoryChannelLayer"
 
 
@@ -352,3 +364,30 @@ def test_env_example_documents_every_variable_the_settings_read():
         name for name in names if not re.search(rf"^(# ?)?{name}=", example, re.MULTILINE)
     )
     assert not missing, f".env.example does not document: {missing}"
+
+
+def test_env_example_copied_to_dot_env_gives_working_settings(settings_only):
+    # .env.example says "Copy to `.env`"; doing just that must give the defaults.
+    shutil.copy2(ROOT / ".env.example", settings_only / ".env")
+    # Only what the .env says counts: the test process's own variables are dropped.
+    names = _env_names_read_by_settings()
+    clean = {k: v for k, v in os.environ.items() if k not in names}
+    code = (
+        "import json; from django.conf import settings as s; print(json.dumps(["
+        "s.DATABASES['default']['ENGINE'], str(s.DATABASES['default']['NAME']),"
+        "str(s.PRIVATE_MEDIA_ROOT), str(s.DATA_DIR)]))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=settings_only,
+        env={**clean, "DJANGO_SETTINGS_MODULE": "medconnect.settings"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+    assert result.returncode == 0, result.stderr
+    engine, name, private, data = json.loads(result.stdout)
+    assert engine == "django.db.backends.sqlite3"
+    assert name == str(Path(data) / "medconnect.sqlite3")
+    assert private == str(Path(data) / "private")

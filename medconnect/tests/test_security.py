@@ -4,6 +4,7 @@ import json
 import os
 import re
 import secrets
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -19,6 +20,7 @@ ROOT = Path(__file__).resolve().parents[2]
 LOGIN_URL = "/accounts/login/"
 IP_A = "198.51.100.7"
 IP_B = "203.0.113.9"
+SOURCES = ["accounts", "rooms", "clinical", "billing", "closings", "medconnect", "templates"]
 
 # Variables the settings read; subprocesses start without any of them so that
 # only what a test passes counts (pytest-env sets some for the test process).
@@ -336,12 +338,24 @@ def test_templates_have_nothing_inline_that_the_csp_blocks(path):
 # --- Deployment settings (in a fresh process, from the environment) -------------------------
 
 
-def _run(args, tmp_path, **env):
+@pytest.fixture(scope="module")
+def project(tmp_path_factory):
+    """A copy of the project's code, so that a developer's own `.env` cannot decide the outcome."""
+    copy = tmp_path_factory.mktemp("project")
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc", "tests")
+    for name in SOURCES:
+        shutil.copytree(ROOT / name, copy / name, ignore=ignore)
+    shutil.copy2(ROOT / "manage.py", copy / "manage.py")
+    (copy / "static").mkdir()  # STATICFILES_DIRS must exist, or the check warns
+    return copy
+
+
+def _run(project, args, tmp_path, **env):
     clean = {k: v for k, v in os.environ.items() if k not in SETTINGS_ENV}
     clean.update({"DJANGO_SETTINGS_MODULE": "medconnect.settings", "DATA_DIR": str(tmp_path)})
     clean.update(env)
     return subprocess.run(
-        [sys.executable, *args], cwd=ROOT, env=clean, capture_output=True, text=True, timeout=60
+        [sys.executable, *args], cwd=project, env=clean, capture_output=True, text=True, timeout=60
     )
 
 
@@ -354,21 +368,16 @@ def _production_env(https: str) -> dict[str, str]:
     }
 
 
-def test_the_deploy_check_passes_with_production_values(tmp_path):
-    result = _run(
-        ["manage.py", "check", "--deploy", "--fail-level", "WARNING"],
-        tmp_path,
-        **_production_env("true"),
-    )
+DEPLOY_CHECK = ["manage.py", "check", "--deploy", "--fail-level", "WARNING"]
+
+
+def test_the_deploy_check_passes_with_production_values(project, tmp_path):
+    result = _run(project, DEPLOY_CHECK, tmp_path, **_production_env("true"))
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_the_deploy_check_fails_without_https(tmp_path):
-    result = _run(
-        ["manage.py", "check", "--deploy", "--fail-level", "WARNING"],
-        tmp_path,
-        **_production_env("false"),
-    )
+def test_the_deploy_check_fails_without_https(project, tmp_path):
+    result = _run(project, DEPLOY_CHECK, tmp_path, **_production_env("false"))
     assert result.returncode != 0
     assert "security.W012" in result.stderr  # SESSION_COOKIE_SECURE
 
@@ -381,14 +390,14 @@ PRINT_SETTINGS = (
 )
 
 
-def _settings_with(tmp_path, **env) -> dict:
-    result = _run(["-c", PRINT_SETTINGS], tmp_path, **env)
+def _settings_with(project, tmp_path, **env) -> dict:
+    result = _run(project, ["-c", PRINT_SETTINGS], tmp_path, **env)
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout)
 
 
-def test_https_turns_on_secure_cookies_and_hsts(tmp_path):
-    values = _settings_with(tmp_path, **_production_env("true"))
+def test_https_turns_on_secure_cookies_and_hsts(project, tmp_path):
+    values = _settings_with(project, tmp_path, **_production_env("true"))
 
     assert values["SESSION_COOKIE_SECURE"] is True
     assert values["CSRF_COOKIE_SECURE"] is True
@@ -396,10 +405,8 @@ def test_https_turns_on_secure_cookies_and_hsts(tmp_path):
     assert values["SSL_REDIRECT"] is True
 
 
-def test_debug_is_off_when_the_environment_does_not_set_it(tmp_path):
-    assert not (ROOT / ".env").exists(), "a .env file would decide DEBUG instead of the default"
-
-    values = _settings_with(tmp_path, SECRET_KEY="x" * 50)
+def test_debug_is_off_when_the_environment_does_not_set_it(project, tmp_path):
+    values = _settings_with(project, tmp_path, SECRET_KEY="x" * 50)
 
     assert values["DEBUG"] is False
     # ... and with DEBUG off, HTTPS and its protections are on by default.
