@@ -43,3 +43,24 @@ def patient(db, doctor):
 @pytest.fixture
 def other_patient(db, other_doctor):
     return PatientFactory(first_name="Daniela", last_name="Costa", doctor=other_doctor)
+
+
+@pytest.fixture
+def consented_patient(patient):
+    from rooms.tests.factories import ConsentFactory
+
+    ConsentFactory(patient=patient)
+    return patient
+
+
+@pytest.fixture
+def room(db, doctor, consented_patient):
+    from rooms.tests.factories import RoomFactory
+
+    from rooms.models import Room
+
+    created = RoomFactory(doctor=doctor, patient=consented_patient)
+    # Loaded with its people, so async tests can read room.doctor without a query.
+    return Room.objects.select_related(
+        "doctor__doctor_profile", "patient__patient_profile"
+    ).get(pk=created.pk)

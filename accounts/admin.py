@@ -8,6 +8,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from . import services
+from .signals import access_revoked
 from .models import DoctorProfile, PatientProfile, User, normalize_email
 from .validators import clean_pix_key, mask_pix_key
 
@@ -118,6 +119,12 @@ class UserAdmin(DjangoUserAdmin):
         # People are deactivated, never deleted: their records must survive.
         return False
 
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        if change and ({"is_active", "role"} & set(form.changed_data)):
+            # Whoever lost access or changed role must not keep a call socket open.
+            access_revoked.send(sender=User, user=obj)
+
     @admin.action(description=_("Deactivate the selected people"))
     def deactivate(self, request, queryset):
         self._set_active(request, queryset, active=False)
@@ -167,6 +174,7 @@ class PatientProfileAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
 
 # Roles, not groups, grant access here: an empty Groups page would only confuse.
 admin.site.unregister(Group)

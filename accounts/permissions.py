@@ -34,7 +34,10 @@ def patients_visible_to(user) -> QuerySet[User]:
     if has_role(user, Role.ADMIN):
         return patients
     if has_role(user, Role.DOCTOR):
-        return patients.filter(patient_profile__doctor=user)
+        # Responsible for them, or had a consultation room with them (the
+        # reverse relation from rooms, so accounts need not import rooms).
+        had_room = User.objects.filter(patient_rooms__doctor=user).values("pk")
+        return patients.filter(Q(patient_profile__doctor=user) | Q(pk__in=had_room))
     if has_role(user, Role.PATIENT):
         return patients.filter(pk=user.pk)
     return patients.none()

@@ -17,6 +17,7 @@ from django.utils.translation import gettext as _
 
 from .models import DoctorProfile, PatientProfile, Role, User, normalize_email
 from .photos import process_photo
+from .signals import access_revoked
 from .validators import clean_pix_key
 
 logger = logging.getLogger(__name__)
@@ -239,6 +240,8 @@ def user_set_active(*, user: User, active: bool) -> User:
         )
     user.is_active = active
     user.save(update_fields=["is_active"])
+    if not active:
+        transaction.on_commit(lambda: access_revoked.send(sender=User, user=user))
     return user
 
 

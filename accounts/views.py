@@ -8,6 +8,7 @@ from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse, reverse_lazy
 from django.utils.decorators import method_decorator
 from django.utils.functional import cached_property
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views import View
@@ -60,10 +61,25 @@ class InvitationAcceptView(auth_views.PasswordResetConfirmView):
     post_reset_login_backend = "django.contrib.auth.backends.ModelBackend"
     success_url = reverse_lazy("dashboard")
 
+    def dispatch(self, *args, **kwargs):
+        # An invitation sent with a consultation link lands the patient in the
+        # call once the password is set (?next= survives the token redirect).
+        next_url = self.request.GET.get("next", "")
+        if next_url and url_has_allowed_host_and_scheme(
+            next_url,
+            allowed_hosts={self.request.get_host()},
+            require_https=self.request.is_secure(),
+        ):
+            self.request.session[self.NEXT_SESSION_KEY] = next_url
+        return super().dispatch(*args, **kwargs)
+
+    NEXT_SESSION_KEY = "invitation_next"
+
     def form_valid(self, form):
+        next_url = self.request.session.pop(self.NEXT_SESSION_KEY, "")
         response = super().form_valid(form)
         messages.success(self.request, _("Welcome! Your password is set."))
-        return response
+        return redirect(next_url) if next_url else response
 
 
 # --- People -----------------------------------------------------------------

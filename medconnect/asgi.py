@@ -10,15 +10,19 @@ django_asgi_app = get_asgi_application()
 
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
-from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
+from django.urls import re_path  # noqa: E402
 
-websocket_urlpatterns: list = []
+from rooms.routing import websocket_urlpatterns  # noqa: E402
+
+from .websocket import SameOriginValidator, deny_unknown_path  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
-        "websocket": AllowedHostsOriginValidator(
-            AuthMiddlewareStack(URLRouter(websocket_urlpatterns))
+        "websocket": SameOriginValidator(
+            AuthMiddlewareStack(
+                URLRouter([*websocket_urlpatterns, re_path(r"", deny_unknown_path())])
+            )
         ),
     }
 )

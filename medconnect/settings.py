@@ -198,7 +198,8 @@ SECURE_SSL_REDIRECT = HTTPS and env.bool("SECURE_SSL_REDIRECT", default=True)
 SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31536000) if HTTPS else 0
 SECURE_HSTS_INCLUDE_SUBDOMAINS = HTTPS
 SECURE_HSTS_PRELOAD = HTTPS
-if env.bool("BEHIND_PROXY", default=False):
+BEHIND_PROXY = env.bool("BEHIND_PROXY", default=False)
+if BEHIND_PROXY:
     # Only trust X-Forwarded-Proto when a TLS proxy in front of Daphne sets it.
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     USE_X_FORWARDED_HOST = True
@@ -246,6 +247,14 @@ TIME_ZONE = env.str("TIME_ZONE", default="America/Sao_Paulo")
 USE_THOUSAND_SEPARATOR = True
 
 CLINIC_NAME = env.str("CLINIC_NAME", default="MedConnect")
+
+# --- Video calls ---------------------------------------------------------------
+STUN_URLS = env.list("STUN_URLS", default=["stun:stun.l.google.com:19302"])
+TURN_URLS = env.list("TURN_URLS", default=[])
+TURN_SECRET = env.str("TURN_SECRET", default="")
+TURN_TTL_SECONDS = env.int("TURN_TTL_SECONDS", default=6 * 3600)
+# Open rooms with nobody in them for this long are finalized by `finalize_stale_rooms`.
+STALE_ROOM_HOURS = env.float("STALE_ROOM_HOURS", default=12)
 
 # --- Static and private media -------------------------------------------------
 STATIC_URL = "/static/"

@@ -17,6 +17,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     *auth_urlpatterns,
     path("", include("accounts.urls")),
+    path("", include("rooms.urls")),
 ]
 
 handler403 = "medconnect.views.error_403"

@@ -12,6 +12,7 @@ from django.views.generic import TemplateView
 from accounts.models import Role
 from accounts.permissions import doctors_visible_to
 from accounts.selectors import patient_list_for, people_counts
+from rooms.selectors import open_rooms_for
 
 logger = logging.getLogger(__name__)
 
@@ -31,6 +32,8 @@ class DashboardView(TemplateView):
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
         user = self.request.user
+        if not user.is_admin:
+            context["open_rooms"] = list(open_rooms_for(user=user)[:20])
         if user.is_admin:
             context["counts"] = people_counts()
         elif user.is_doctor:

@@ -491,4 +491,3 @@ def test_invitation_send_does_nothing_without_email(
 
     assert sent is False
     assert mailoutbox == []
-

@@ -1,0 +1,162 @@
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
+
+
+class RoomStatus(models.TextChoices):
+    OPEN = "open", _("Open")
+    ENDED = "ended", _("Ended")
+
+
+class Room(models.Model):
+    """One consultation between one doctor and one patient. Once ended, closed for good."""
+
+    code = models.CharField(_("code"), max_length=16, unique=True)
+    doctor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="doctor_rooms",
+        verbose_name=_("doctor"),
+    )
+    patient = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="patient_rooms",
+        verbose_name=_("patient"),
+    )
+    status = models.CharField(
+        _("status"), max_length=5, choices=RoomStatus.choices, default=RoomStatus.OPEN
+    )
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    last_activity_at = models.DateTimeField(_("last activity"), auto_now_add=True)
+    call_started_at = models.DateTimeField(_("call started at"), null=True, blank=True)
+    # While both are present: since when (to add to both_present_seconds when one leaves).
+    both_present_since = models.DateTimeField(null=True, blank=True, editable=False)
+    both_present_seconds = models.PositiveIntegerField(_("seconds both were present"), default=0)
+    ended_at = models.DateTimeField(_("ended at"), null=True, blank=True)
+    ended_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="+",
+        null=True,
+        blank=True,
+        verbose_name=_("ended by"),
+    )
+
+    class Meta:
+        verbose_name = _("consultation room")
+        verbose_name_plural = _("consultation rooms")
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["status", "last_activity_at"])]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(status="open", ended_at__isnull=True)
+                | models.Q(status="ended", ended_at__isnull=False),
+                name="rooms_room_ended_has_time",
+            ),
+        ]
+
+    def __str__(self):
+        return self.code
+
+    @property
+    def is_open(self) -> bool:
+        return self.status == RoomStatus.OPEN
+
+    @property
+    def duration_display(self) -> str:
+        """Time both were present, as people say it: "12 min", "1 h 05 min"."""
+        minutes = round(self.both_present_seconds / 60)
+        if minutes < 1:
+            return gettext("less than a minute")
+        hours, minutes = divmod(minutes, 60)
+        if hours:
+            return gettext("%(h)d h %(m)02d min") % {"h": hours, "m": minutes}
+        return gettext("%(m)d min") % {"m": minutes}
+
+    @property
+    def was_billable(self) -> bool:
+        """Doctor and patient were in the room at the same time at least once."""
+        return self.call_started_at is not None
+
+
+class ServerInstance(models.Model):
+    """A running server process. Its heartbeat tells the others it is alive.
+
+    Presence rows point at the process holding the socket, so when a process
+    dies (killed, crashed, machine lost) the surviving processes see its
+    heartbeat go stale and report its participants as lost: one write per
+    process every few seconds, instead of one per socket.
+    """
+
+    id = models.CharField(primary_key=True, max_length=32)
+    started_at = models.DateTimeField()
+    last_beat_at = models.DateTimeField()
+
+    def __str__(self):
+        return self.id
+
+
+class Presence(models.Model):
+    """Who is connected to which room, through which channel. Shared by every server process."""
+
+    room = models.ForeignKey(Room, on_delete=models.CASCADE, related_name="presences")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    channel_name = models.CharField(max_length=200)
+    server = models.ForeignKey(ServerInstance, on_delete=models.CASCADE, related_name="+")
+    audio = models.BooleanField(default=True)
+    video = models.BooleanField(default=True)
+    connected_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["room", "user"], name="rooms_one_presence_per_user"),
+        ]
+
+    def __str__(self):
+        return f"{self.user_id}@{self.room_id}"
+
+
+class CallSample(models.Model):
+    """A call-quality sample a participant's browser sent (`stats` frame)."""
+
+    room = models.ForeignKey(Room, on_delete=models.CASCADE, related_name="samples")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    rtt_ms = models.FloatField(null=True)
+    loss_pct = models.FloatField(null=True)
+    kbps_in = models.FloatField(null=True)
+    kbps_out = models.FloatField(null=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self):
+        return f"{self.room_id}/{self.user_id} rtt={self.rtt_ms}"
+
+
+class TelemedicineConsent(models.Model):
+    """A patient's acceptance of the telemedicine consent term (CFM Resolution 2.314/2022)."""
+
+    patient = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="telemedicine_consents",
+        verbose_name=_("patient"),
+    )
+    version = models.CharField(_("term version"), max_length=20)
+    text_hash = models.CharField(_("term hash (SHA-256)"), max_length=64)
+    accepted_at = models.DateTimeField(_("accepted at"))
+    ip_address = models.GenericIPAddressField(_("IP address"), null=True, blank=True)
+    user_agent = models.CharField(_("browser"), max_length=500, blank=True)
+
+    class Meta:
+        verbose_name = _("telemedicine consent")
+        verbose_name_plural = _("telemedicine consents")
+        ordering = ["-accepted_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["patient", "version"], name="rooms_consent_once_per_version"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.patient_id} v{self.version}"

@@ -1,0 +1,243 @@
+"""Rooms, presence and the end of a consultation. Every state change is here."""
+
+import datetime as dt
+import logging
+import secrets
+from dataclasses import dataclass, field
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from accounts.models import User
+
+from . import consent
+from .models import CallSample, Presence, Room, RoomStatus, ServerInstance, TelemedicineConsent
+from .permissions import can_open_room_for
+from .signals import consultation_finished
+
+logger = logging.getLogger(__name__)
+
+# No 0/o, 1/l/i: a code read aloud or typed from a phone screen stays unambiguous.
+CODE_ALPHABET = "23456789abcdefghjkmnpqrstuvwxyz"
+CODE_LENGTH = 12  # 31**12 ≈ 7.9e17 codes: not guessable, not enumerable
+
+
+def room_group(room_id: int) -> str:
+    return f"room.{room_id}"
+
+
+def user_group(user_id: int) -> str:
+    return f"user.{user_id}"
+
+
+def session_group(session_key: str) -> str:
+    return f"session.{session_key}"
+
+
+def notify_group(user_id: int) -> str:
+    return f"notify.{user_id}"
+
+
+def room_code() -> str:
+    return "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
+
+
+def room_create(*, doctor: User, patient: User) -> Room:
+    """Open a room for one consultation of this doctor with this patient."""
+    if not can_open_room_for(doctor, patient):
+        raise ValidationError(
+            _("You can only open rooms for your own active patients."), code="not-your-patient"
+        )
+    for _attempt in range(5):
+        try:
+            with transaction.atomic():
+                return Room.objects.create(code=room_code(), doctor=doctor, patient=patient)
+        except IntegrityError:
+            logger.warning("Room code collision; drawing another code")
+    raise RuntimeError("Could not draw a free room code")
+
+
+def _close_overlap(room: Room, now: dt.datetime) -> list[str]:
+    """Add the time both were present until now; returns the fields changed."""
+    if room.both_present_since is None:
+        return []
+    room.both_present_seconds += max(0, int((now - room.both_present_since).total_seconds()))
+    room.both_present_since = None
+    return ["both_present_seconds", "both_present_since"]
+
+
+def _send_to_group(group: str, message: dict) -> None:
+    layer = get_channel_layer()
+    if layer is not None:
+        async_to_sync(layer.group_send)(group, message)
+
+
+def room_finalize(*, room: Room, by: User | None) -> bool:
+    """End the consultation. Acts once, however often or concurrently it is asked.
+
+    A conditional UPDATE decides the winner: only the request that moves the
+    row from open to ended goes on (select_for_update would not help on
+    SQLite). The winner records the times, sends `consultation_finished` in
+    the same transaction (billing registers the consultation there) and, once
+    committed, tells everyone connected. Returns whether this call ended it.
+    """
+    now = timezone.now()
+    with transaction.atomic():
+        won = Room.objects.filter(pk=room.pk, status=RoomStatus.OPEN).update(
+            status=RoomStatus.ENDED, ended_at=now, ended_by=by, last_activity_at=now
+        )
+        if not won:
+            return False
+        room = Room.objects.select_related("doctor", "patient").get(pk=room.pk)
+        changed = _close_overlap(room, now)
+        if changed:
+            room.save(update_fields=changed)
+        Presence.objects.filter(room=room).delete()
+        consultation_finished.send(sender=Room, room=room)
+        message = {
+            "type": "room.ended",
+            "by": {"id": by.pk, "name": by.display_name} if by else None,
+            "at": timezone.localtime(now).isoformat(),
+        }
+        transaction.on_commit(lambda: _send_to_group(room_group(room.pk), message))
+    return True
+
+
+def rooms_finalize_stale(*, idle_for: dt.timedelta) -> int:
+    """Finalize open rooms with nobody present and no activity for `idle_for`."""
+    cutoff = timezone.now() - idle_for
+    stale = Room.objects.filter(status=RoomStatus.OPEN, last_activity_at__lt=cutoff).exclude(
+        presences__isnull=False
+    )
+    return sum(room_finalize(room=room, by=None) for room in stale)
+
+
+# --- Presence ---------------------------------------------------------------
+
+
+@dataclass
+class Join:
+    room: Room | None = None
+    peers: list[Presence] = field(default_factory=list)
+    replaced_channel: str = ""
+    ended: bool = False
+    call_started: bool = False
+
+
+def server_beat(*, server_id: str) -> None:
+    now = timezone.now()
+    updated = ServerInstance.objects.filter(pk=server_id).update(last_beat_at=now)
+    if not updated:
+        ServerInstance.objects.create(id=server_id, started_at=now, last_beat_at=now)
+
+
+@transaction.atomic
+def presence_join(*, room_id: int, user: User, channel_name: str, server_id: str) -> Join:
+    """Record that `user` is in the room through `channel_name` (the newest wins)."""
+    room = Room.objects.select_for_update().get(pk=room_id)
+    if room.status != RoomStatus.OPEN:
+        return Join(room=room, ended=True)
+    now = timezone.now()
+    server_beat(server_id=server_id)
+    previous = Presence.objects.filter(room=room, user=user).first()
+    replaced = previous.channel_name if previous else ""
+    if previous:
+        previous.delete()
+    Presence.objects.create(
+        room=room, user=user, channel_name=channel_name, server_id=server_id, connected_at=now
+    )
+    peers = list(
+        Presence.objects.filter(room=room)
+        .exclude(user=user)
+        .select_related("user__doctor_profile")
+    )
+    fields = ["last_activity_at"]
+    room.last_activity_at = now
+    call_started = False
+    if peers and room.both_present_since is None:
+        room.both_present_since = now
+        fields.append("both_present_since")
+        if room.call_started_at is None:
+            room.call_started_at = now
+            fields.append("call_started_at")
+            call_started = True
+    room.save(update_fields=fields)
+    return Join(room=room, peers=peers, replaced_channel=replaced, call_started=call_started)
+
+
+@transaction.atomic
+def presence_leave(*, room_id: int, user_id: int, channel_name: str) -> bool:
+    """Forget a connection. False when it was already replaced or swept."""
+    deleted, _detail = Presence.objects.filter(
+        room_id=room_id, user_id=user_id, channel_name=channel_name
+    ).delete()
+    if not deleted:
+        return False
+    room = Room.objects.select_for_update().get(pk=room_id)
+    now = timezone.now()
+    room.last_activity_at = now
+    room.save(update_fields=["last_activity_at", *_close_overlap(room, now)])
+    return True
+
+
+def presence_set_media(*, channel_name: str, audio: bool, video: bool) -> None:
+    Presence.objects.filter(channel_name=channel_name).update(audio=audio, video=video)
+
+
+def presence_sweep_dead_servers(*, timeout: dt.timedelta) -> list[tuple[int, int]]:
+    """Drop presences held by processes whose heartbeat stopped; (room, user) pairs dropped."""
+    cutoff = timezone.now() - timeout
+    dead = ServerInstance.objects.filter(last_beat_at__lt=cutoff)
+    swept = []
+    for presence in Presence.objects.filter(server__in=dead).select_related("room"):
+        if presence_leave(
+            room_id=presence.room_id, user_id=presence.user_id, channel_name=presence.channel_name
+        ):
+            swept.append((presence.room_id, presence.user_id))
+    ServerInstance.objects.filter(last_beat_at__lt=cutoff, pk__in=dead.values("pk")).exclude(
+        pk__in=Presence.objects.values("server_id")
+    ).delete()
+    return swept
+
+
+def call_sample_record(*, room_id: int, user: User, sample: dict) -> None:
+    CallSample.objects.create(room_id=room_id, user=user, **sample)
+    Room.objects.filter(pk=room_id).update(last_activity_at=timezone.now())
+
+
+# --- Consent ----------------------------------------------------------------
+
+
+def consent_current(*, patient: User) -> TelemedicineConsent | None:
+    return (
+        TelemedicineConsent.objects.filter(patient=patient, version=consent.TERM_VERSION)
+        .order_by("-accepted_at")
+        .first()
+    )
+
+
+def consent_accept(
+    *, patient: User, ip_address: str | None, user_agent: str
+) -> TelemedicineConsent:
+    """Store the patient's acceptance of the current term, with its hash, time, IP and browser."""
+    existing = consent_current(patient=patient)
+    if existing:
+        return existing
+    return TelemedicineConsent.objects.create(
+        patient=patient,
+        version=consent.TERM_VERSION,
+        text_hash=consent.term_hash(),
+        accepted_at=timezone.now(),
+        ip_address=ip_address or None,
+        user_agent=(user_agent or "")[:500],
+    )
+
+
+def access_revoke(*, user_id: int, session_key: str = "") -> None:
+    """Close the sockets of a session (logout) or of a user (deactivated, role changed)."""
+    group = session_group(session_key) if session_key else user_group(user_id)
+    _send_to_group(group, {"type": "access.revoked"})

@@ -1,0 +1,433 @@
+"""The signaling consumer against signaling-protocol.md, row by row.
+
+Each test drives the real ASGI application (origin check, session auth,
+routing) with Channels' WebsocketCommunicator on a transactional database.
+"""
+
+import asyncio
+import json
+
+import pytest
+from asgiref.sync import sync_to_async
+from channels.testing import WebsocketCommunicator
+from django.test import Client
+
+from medconnect.asgi import application
+from rooms import consumers, services
+from rooms.models import CallSample, Presence, Room, ServerInstance
+from rooms.signals import consultation_finished
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.asyncio]
+
+ORIGIN = "http://testserver"
+
+
+def _session_client(user):
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+async def open_socket(user=None, path=None, *, room=None, origin=ORIGIN, client=None):
+    headers = [(b"host", b"testserver")]
+    if origin:
+        headers.append((b"origin", origin.encode()))
+    if user is not None or client is not None:
+        client = client or await sync_to_async(_session_client)(user)
+        headers.append((b"cookie", f"sessionid={client.cookies['sessionid'].value}".encode()))
+    communicator = WebsocketCommunicator(
+        application, path or f"/ws/rooms/{room.code}/", headers=headers
+    )
+    communicator.client = client
+    communicator.connected, communicator.close_code = await communicator.connect()
+    return communicator
+
+
+async def frame(communicator, timeout=2):
+    return json.loads(await communicator.receive_from(timeout=timeout))
+
+
+async def closed_with(communicator, timeout=2):
+    """The close code the server sent (after any frames before it)."""
+    while True:
+        message = await communicator.receive_output(timeout=timeout)
+        if message["type"] == "websocket.close":
+            return message.get("code")
+
+
+async def joined(user, room):
+    socket = await open_socket(user, room=room)
+    welcome = await frame(socket)
+    assert welcome["type"] == "welcome"
+    return socket, welcome
+
+
+async def both(room):
+    doctor, _ = await joined(room.doctor, room)
+    patient, welcome = await joined(room.patient, room)
+    assert (await frame(doctor))["type"] == "peer-joined"
+    return doctor, patient, welcome
+
+
+# --- Admission -------------------------------------------------------------------
+
+
+async def test_anonymous_is_closed_with_4401(room):
+    socket = await open_socket(room=room)
+    assert await closed_with(socket) == 4401
+
+
+async def test_unknown_room_is_closed_with_4404(doctor):
+    socket = await open_socket(doctor, "/ws/rooms/nosuchroom1/")
+    assert await closed_with(socket) == 4404
+
+
+async def test_another_doctor_is_closed_with_4403(room, other_doctor):
+    socket = await open_socket(other_doctor, room=room)
+    assert await closed_with(socket) == 4403
+
+
+async def test_an_admin_is_never_admitted(room, admin_user):
+    socket = await open_socket(admin_user, room=room)
+    assert await closed_with(socket) == 4403
+
+
+async def test_a_patient_without_consent_cannot_start_the_call(room):
+    await sync_to_async(room.patient.telemedicine_consents.all().delete)()
+    socket = await open_socket(room.patient, room=room)
+    assert await closed_with(socket) == 4403
+
+
+async def test_an_ended_room_is_closed_with_4410(room):
+    await sync_to_async(services.room_finalize)(room=room, by=room.doctor)
+    socket = await open_socket(room.doctor, room=room)
+    assert await closed_with(socket) == 4410
+
+
+async def test_a_foreign_origin_is_refused_before_the_socket_exists(room):
+    for origin in ("http://evil.example", "https://testserver", "null", None):
+        socket = await open_socket(room.doctor, room=room, origin=origin)
+        assert socket.connected is False, origin
+
+
+async def test_an_unknown_websocket_path_is_refused_cleanly(doctor):
+    socket = await open_socket(doctor, "/ws/nothing/here/")
+    assert socket.connected is False
+
+
+# --- Welcome, presence, relay --------------------------------------------------------
+
+
+async def test_welcome_describes_self_peers_politeness_and_ice_servers(room):
+    doctor, welcome = await joined(room.doctor, room)
+    assert welcome["self"]["id"] == room.doctor.pk
+    assert welcome["self"]["role"] == "doctor"
+    assert welcome["self"]["name"] == room.doctor.display_name
+    assert welcome["peers"] == []
+    assert welcome["polite"] is False
+    assert welcome["ice_servers"][0]["urls"]
+    assert welcome["room"] == {"code": room.code, "status": "open"}
+    patient, welcome = await joined(room.patient, room)
+    assert welcome["polite"] is True
+    assert [p["id"] for p in welcome["peers"]] == [room.doctor.pk]
+    peer_joined = await frame(doctor)
+    assert peer_joined == {"type": "peer-joined", "peer": welcome["self"]}
+    await doctor.disconnect()
+    await patient.disconnect()
+
+
+async def test_signal_reaches_the_other_participant_only_and_is_never_echoed(room):
+    doctor, patient, _ = await both(room)
+    data = {"description": {"type": "offer", "sdp": "v=0..."}}
+    await doctor.send_to(text_data=json.dumps({"type": "signal", "data": data}))
+    assert await frame(patient) == {"type": "signal", "from": room.doctor.pk, "data": data}
+    assert await doctor.receive_nothing(timeout=0.3)
+    await doctor.disconnect()
+    await patient.disconnect()
+
+
+async def test_frames_never_reach_another_room(room, other_doctor, other_patient):
+    from rooms.tests.factories import ConsentFactory, RoomFactory
+
+    await sync_to_async(ConsentFactory)(patient=other_patient)
+    other_room = await sync_to_async(RoomFactory)(doctor=other_doctor, patient=other_patient)
+    doctor, patient, _ = await both(room)
+    other, _ = await joined(other_doctor, other_room)
+    await doctor.send_to(text_data=json.dumps({"type": "signal", "data": {"x": 1}}))
+    await frame(patient)
+    assert await other.receive_nothing(timeout=0.3)
+    for socket in (doctor, patient, other):
+        await socket.disconnect()
+
+
+async def test_a_signal_with_nobody_there_is_dropped_without_error(room):
+    doctor, _ = await joined(room.doctor, room)
+    await doctor.send_to(text_data=json.dumps({"type": "signal", "data": {"candidate": {}}}))
+    assert await doctor.receive_nothing(timeout=0.3)
+    await doctor.disconnect()
+
+
+async def test_media_is_stored_and_shown_to_the_other_side(room):
+    doctor, patient, _ = await both(room)
+    await patient.send_to(text_data=json.dumps({"type": "media", "audio": False, "video": True}))
+    assert await frame(doctor) == {
+        "type": "peer-media",
+        "peer": {"id": room.patient.pk, "audio": False, "video": True},
+    }
+    presence = await sync_to_async(Presence.objects.get)(user=room.patient)
+    assert (presence.audio, presence.video) == (False, True)
+    # Whoever joins later sees the stored state in `welcome`.
+    await doctor.disconnect()
+    doctor, welcome = await joined(room.doctor, room)
+    assert welcome["peers"][0]["audio"] is False
+    await doctor.disconnect()
+    await patient.disconnect()
+
+
+@pytest.mark.parametrize("ping_id", ["abc", 7, 2.5])
+async def test_ping_is_answered_with_pong_and_the_same_id(room, ping_id):
+    doctor, _ = await joined(room.doctor, room)
+    await doctor.send_to(text_data=json.dumps({"type": "ping", "id": ping_id}))
+    assert await frame(doctor) == {"type": "pong", "id": ping_id}
+    await doctor.disconnect()
+
+
+async def test_stats_are_kept_with_the_consultation(room):
+    doctor, _ = await joined(room.doctor, room)
+    sample = {"type": "stats", "rtt_ms": 42.5, "loss_pct": 0, "kbps_in": 480, "kbps_out": 350}
+    await doctor.send_to(text_data=json.dumps(sample))
+    await doctor.send_to(text_data=json.dumps({"type": "stats"}))  # every field is optional
+    await doctor.send_to(text_data=json.dumps({"type": "ping", "id": 1}))
+    assert (await frame(doctor))["type"] == "pong"
+    rows = await sync_to_async(list)(CallSample.objects.filter(room=room).order_by("pk"))
+    assert [(r.rtt_ms, r.loss_pct, r.kbps_in, r.kbps_out) for r in rows] == [
+        (42.5, 0.0, 480.0, 350.0),
+        (None, None, None, None),
+    ]
+    await doctor.disconnect()
+
+
+# --- Bad frames ----------------------------------------------------------------------
+
+BAD_FRAMES = [
+    ("not json", "bad-json"),
+    ("[1, 2]", "bad-message"),
+    ('"signal"', "bad-message"),
+    ("{}", "bad-message"),
+    ('{"type": 5}', "bad-message"),
+    ('{"type": "dance"}', "unknown-type"),
+    ('{"type": "signal"}', "bad-message"),
+    ('{"type": "signal", "data": "offer"}', "bad-message"),
+    ('{"type": "media", "audio": true}', "bad-message"),
+    ('{"type": "media", "audio": "yes", "video": true}', "bad-message"),
+    ('{"type": "ping"}', "bad-message"),
+    ('{"type": "ping", "id": true}', "bad-message"),
+    ('{"type": "ping", "id": {}}', "bad-message"),
+    ('{"type": "stats", "rtt_ms": -1}', "bad-message"),
+    ('{"type": "stats", "loss_pct": "high"}', "bad-message"),
+    ("x" * (64 * 1024 + 1), "too-large"),
+    ('{"type": "signal", "data": {"sdp": "' + "é" * 33_000 + '"}}', "too-large"),
+]
+
+
+@pytest.mark.parametrize(("text", "code"), BAD_FRAMES)
+async def test_a_bad_frame_gets_an_error_and_the_socket_stays_open(room, text, code, caplog):
+    doctor, _ = await joined(room.doctor, room)
+    await doctor.send_to(text_data=text)
+    error = await frame(doctor)
+    assert error["type"] == "error"
+    assert error["code"] == code
+    assert error["detail"]
+    await doctor.send_to(text_data=json.dumps({"type": "ping", "id": "still-open"}))
+    assert await frame(doctor) == {"type": "pong", "id": "still-open"}
+    assert "Traceback" not in caplog.text
+    await doctor.disconnect()
+
+
+async def test_a_binary_frame_gets_bad_json(room):
+    doctor, _ = await joined(room.doctor, room)
+    await doctor.send_to(bytes_data=b"\x00\x01")
+    assert (await frame(doctor))["code"] == "bad-json"
+    await doctor.disconnect()
+
+
+async def test_a_frame_of_exactly_64_kib_is_accepted(room):
+    doctor, _ = await joined(room.doctor, room)
+    head = '{"type": "ping", "id": "'
+    text = head + "a" * (64 * 1024 - len(head) - 2) + '"}'
+    assert len(text.encode()) == 64 * 1024
+    await doctor.send_to(text_data=text)
+    assert (await frame(doctor))["type"] == "pong"
+    await doctor.disconnect()
+
+
+async def test_only_the_doctor_may_end(room):
+    doctor, patient, _ = await both(room)
+    await patient.send_to(text_data=json.dumps({"type": "end"}))
+    assert (await frame(patient))["code"] == "forbidden"
+    assert (await sync_to_async(Room.objects.get)(pk=room.pk)).status == "open"
+    await doctor.disconnect()
+    await patient.disconnect()
+
+
+async def test_ten_refused_frames_in_a_row_close_with_4429(room):
+    doctor, _ = await joined(room.doctor, room)
+    for _ in range(9):
+        await doctor.send_to(text_data="nope")
+        assert (await frame(doctor))["code"] == "bad-json"
+    await doctor.send_to(text_data="nope")
+    assert await closed_with(doctor) == 4429
+
+
+async def test_an_accepted_frame_resets_the_refusal_count(room):
+    doctor, _ = await joined(room.doctor, room)
+    for _ in range(3):
+        for _ in range(9):
+            await doctor.send_to(text_data="nope")
+            assert (await frame(doctor))["code"] == "bad-json"
+        await doctor.send_to(text_data=json.dumps({"type": "ping", "id": 1}))
+        assert (await frame(doctor))["type"] == "pong"
+    await doctor.disconnect()
+
+
+async def test_the_rate_limit_is_a_bucket_of_200_refilled_at_50_per_second(room, monkeypatch):
+    clock = [1000.0]
+    monkeypatch.setattr(consumers.time, "monotonic", lambda: clock[0])
+    doctor, _ = await joined(room.doctor, room)
+    for i in range(200):
+        await doctor.send_to(text_data=json.dumps({"type": "ping", "id": i}))
+    for i in range(200):
+        assert await frame(doctor) == {"type": "pong", "id": i}
+    await doctor.send_to(text_data=json.dumps({"type": "ping", "id": "over"}))
+    assert (await frame(doctor))["code"] == "rate-limited"
+    clock[0] += 0.1  # five tokens come back
+    for i in range(5):
+        await doctor.send_to(text_data=json.dumps({"type": "ping", "id": i}))
+        assert (await frame(doctor))["type"] == "pong"
+    await doctor.send_to(text_data=json.dumps({"type": "ping", "id": "over"}))
+    assert (await frame(doctor))["code"] == "rate-limited"
+    await doctor.disconnect()
+
+
+# --- Leaving, replacing, ending ---------------------------------------------------------
+
+
+async def test_a_clean_close_is_left_and_a_dropped_connection_is_lost(room):
+    doctor, patient, _ = await both(room)
+    await patient.disconnect(code=1000)
+    assert await frame(doctor) == {
+        "type": "peer-left", "peer": {"id": room.patient.pk}, "reason": "left"
+    }  # fmt: skip
+    patient, _ = await joined(room.patient, room)
+    assert (await frame(doctor))["type"] == "peer-joined"
+    await patient.disconnect(code=1006)
+    assert (await frame(doctor))["reason"] == "lost"
+    await doctor.disconnect()
+
+
+async def test_opening_the_room_again_replaces_the_older_connection(room):
+    doctor, patient, _ = await both(room)
+    second = await open_socket(room.patient, room=room)
+    welcome = await frame(second)
+    assert welcome["type"] == "welcome"
+    assert await closed_with(patient) == 4409
+    assert await frame(doctor) == {
+        "type": "peer-left", "peer": {"id": room.patient.pk}, "reason": "replaced"
+    }  # fmt: skip
+    assert (await frame(doctor))["type"] == "peer-joined"
+    # The replaced socket's goodbye does not remove the new presence.
+    assert await sync_to_async(Presence.objects.filter(user=room.patient).count)() == 1
+    data = {"candidate": {"candidate": "x"}}
+    await doctor.send_to(text_data=json.dumps({"type": "signal", "data": data}))
+    assert (await frame(second))["data"] == data
+    await doctor.disconnect()
+    await second.disconnect()
+
+
+async def test_end_from_the_doctor_ends_once_for_everyone(room):
+    received = []
+
+    def receiver(sender, room, **kwargs):
+        received.append(room.pk)
+
+    consultation_finished.connect(receiver)
+    try:
+        doctor, patient, _ = await both(room)
+        await doctor.send_to(text_data=json.dumps({"type": "end"}))
+        await doctor.send_to(text_data=json.dumps({"type": "end"}))
+        for socket in (doctor, patient):
+            ended = await frame(socket)
+            assert ended["type"] == "ended"
+            assert ended["by"] == {"id": room.doctor.pk, "name": room.doctor.display_name}
+            assert ended["at"][-6] in "+-"  # carries its UTC offset
+            assert await closed_with(socket) == 4410
+    finally:
+        consultation_finished.disconnect(receiver)
+    assert received == [room.pk]
+    ended_room = await sync_to_async(Room.objects.get)(pk=room.pk)
+    assert ended_room.status == "ended"
+    assert ended_room.ended_by_id == room.doctor.pk
+    later = await open_socket(room.patient, room=room)
+    assert await closed_with(later) == 4410
+
+
+async def test_the_call_times_are_recorded(room):
+    doctor, _ = await joined(room.doctor, room)
+    assert (await sync_to_async(Room.objects.get)(pk=room.pk)).call_started_at is None
+    patient, _ = await joined(room.patient, room)
+    await frame(doctor)
+    started = (await sync_to_async(Room.objects.get)(pk=room.pk)).call_started_at
+    assert started is not None
+    await asyncio.sleep(1.1)
+    await patient.disconnect(code=1000)
+    await frame(doctor)
+    after = await sync_to_async(Room.objects.get)(pk=room.pk)
+    assert after.call_started_at == started
+    assert after.both_present_seconds >= 1
+    await doctor.disconnect()
+
+
+# --- Access revoked ----------------------------------------------------------------------
+
+
+async def test_logging_out_closes_the_sockets_of_that_session(room):
+    doctor, _ = await joined(room.doctor, room)
+    other_session, _ = await joined(room.doctor, room)  # replaces the first
+    assert await closed_with(doctor) == 4409
+    response = await sync_to_async(other_session.client.post)("/accounts/logout/")
+    assert response.status_code == 302
+    assert await closed_with(other_session) == 4401
+
+
+async def test_deactivating_a_user_closes_all_their_sockets(room, admin_user):
+    patient, _ = await joined(room.patient, room)
+    admin = await sync_to_async(_session_client)(admin_user)
+    response = await sync_to_async(admin.post)(f"/people/{room.patient.pk}/deactivate/")
+    assert response.status_code == 302
+    assert await closed_with(patient) == 4401
+
+
+# --- Processes that die --------------------------------------------------------------------
+
+
+async def test_a_participant_held_by_a_dead_process_is_reported_lost(room):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    doctor, _ = await joined(room.doctor, room)
+
+    def ghost_patient():
+        long_ago = timezone.now() - timedelta(minutes=5)
+        dead = ServerInstance.objects.create(id="dead", started_at=long_ago, last_beat_at=long_ago)
+        Presence.objects.create(
+            room=room, user=room.patient, channel_name="gone!x", server=dead, connected_at=long_ago
+        )
+
+    await sync_to_async(ghost_patient)()
+    await consumers.heartbeat.tick()
+    assert await frame(doctor) == {
+        "type": "peer-left", "peer": {"id": room.patient.pk}, "reason": "lost"
+    }  # fmt: skip
+    assert not await sync_to_async(Presence.objects.filter(user=room.patient).exists)()
+    await doctor.disconnect()
