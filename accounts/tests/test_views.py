@@ -3,6 +3,7 @@
 import io
 
 import pytest
+from django.contrib.auth.tokens import default_token_generator
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import IntegrityError
 from django.urls import reverse
@@ -196,7 +197,9 @@ def test_admin_creates_a_doctor_and_gets_the_invitation_link_to_copy(client, adm
     link = page.context["link"]
     assert link.startswith("http://testserver/accounts/invite/")
     html = page.content.decode()
-    assert f'id="invitation-link" class="form-control copy-field" type="text" value="{link}"' in html
+    assert (
+        f'id="invitation-link" class="form-control copy-field" type="text" value="{link}"' in html
+    )
     assert 'data-copy-target="#invitation-link"' in html
 
     client.logout()
@@ -250,9 +253,7 @@ def test_an_admin_must_pick_the_responsible_doctor(client, admin_user, other_doc
     assert profile.created_by == admin_user
 
 
-def test_an_invalid_patient_form_shows_the_error_by_the_field_and_keeps_the_input(
-    client, doctor
-):
+def test_an_invalid_patient_form_shows_the_error_by_the_field_and_keeps_the_input(client, doctor):
     response = login(client, doctor).post(
         reverse("accounts:patient_create"), patient_post(cpf="111.222.333-44")
     )
@@ -380,13 +381,15 @@ def test_a_doctor_cannot_deactivate_anyone(client, doctor, patient):
 
 def test_a_deactivated_person_cannot_sign_in(client, doctor):
     credentials = {"username": doctor.email, "password": PASSWORD}
-    assert client.post(reverse("login"), credentials).status_code == 302
+    first = client.post(reverse("login"), credentials)
+    assert (first.status_code, first.url) == (302, reverse("dashboard"))
     client.logout()
     services.user_set_active(user=doctor, active=False)
 
     response = client.post(reverse("login"), credentials)
 
     assert response.status_code == 200
+    assert response.context["form"].non_field_errors()
     assert "_auth_user_id" not in client.session
 
 
@@ -615,9 +618,7 @@ def test_accepting_an_invitation_sets_the_password_and_signs_in(client, invited)
     assert landing.url.endswith("/choose-password/")
     assert client.get(landing.url).context["validlink"] is True
 
-    done = client.post(
-        landing.url, {"new_password1": NEW_PASSWORD, "new_password2": NEW_PASSWORD}
-    )
+    done = client.post(landing.url, {"new_password1": NEW_PASSWORD, "new_password2": NEW_PASSWORD})
 
     assert done.status_code == 302
     assert done.url == reverse("dashboard")
@@ -627,8 +628,6 @@ def test_accepting_an_invitation_sets_the_password_and_signs_in(client, invited)
 
 
 def test_a_password_reset_link_does_not_open_the_invitation_form(client, invited):
-    from django.contrib.auth.tokens import default_token_generator
-
     path = services.invitation_path(user=invited)
     uidb64 = path.split("/")[-3]
     reset_token = default_token_generator.make_token(invited)
@@ -663,9 +662,7 @@ def test_the_admin_dashboard_counts_active_and_total_people(
     assert 'data-count="4"' in html
 
 
-def test_the_doctor_dashboard_counts_their_active_patients(
-    client, doctor, patient, other_patient
-):
+def test_the_doctor_dashboard_counts_their_active_patients(client, doctor, patient, other_patient):
     PatientFactory(doctor=doctor)
     PatientFactory(doctor=doctor, is_active=False)
 
