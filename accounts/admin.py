@@ -168,5 +168,6 @@ class PatientProfileAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None):
         return False
 
+
 # Roles, not groups, grant access here: an empty Groups page would only confuse.
 admin.site.unregister(Group)

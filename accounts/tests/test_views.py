@@ -5,7 +5,6 @@ import io
 import pytest
 from django.contrib.auth.tokens import default_token_generator
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.db import IntegrityError
 from django.urls import reverse
 from PIL import Image
 
@@ -206,11 +205,6 @@ def test_admin_creates_a_doctor_and_gets_the_invitation_link_to_copy(client, adm
     assert client.get(link).status_code == 302
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=IntegrityError,
-    reason="a CRM taken in the same state reaches the unique constraint (500), not the form",
-)
 def test_a_doctor_with_a_taken_crm_is_refused_on_the_form(client, admin_user, doctor):
     taken = doctor.doctor_profile
     response = login(client, admin_user).post(
