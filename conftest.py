@@ -6,6 +6,17 @@ from accounts.tests.factories import AdminFactory, DoctorFactory, PatientFactory
 
 
 @pytest.fixture(autouse=True)
+def _async_unsafe_only_in_browser_tests(request, monkeypatch):
+    """Playwright's sync API keeps an event loop in the test's thread, so Django
+    would refuse the ORM calls a browser test makes between steps. Allow them
+    there only: elsewhere the variable must not leak (the deploy check rejects it)."""
+    if request.node.get_closest_marker("browser"):
+        monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    else:
+        monkeypatch.delenv("DJANGO_ALLOW_ASYNC_UNSAFE", raising=False)
+
+
+@pytest.fixture(autouse=True)
 def _fast_tests(request, settings, tmp_path):
     # Argon2 is deliberately slow; tests that check hashing ask for it explicitly.
     # Browser tests keep the real hashers: the server in the other process checks them.

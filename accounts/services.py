@@ -18,7 +18,7 @@ from django.utils.translation import gettext as _
 from .models import DoctorProfile, PatientProfile, Role, User, normalize_email
 from .photos import process_photo
 from .signals import access_revoked
-from .validators import clean_pix_key
+from .validators import clean_cpf, clean_pix_key
 
 logger = logging.getLogger(__name__)
 
@@ -36,7 +36,8 @@ class InvitationTokenGenerator(PasswordResetTokenGenerator):
     key_salt = "medconnect.accounts.InvitationTokenGenerator"
 
     def check_token(self, user, token):
-        if not (user and token):
+        # A deactivated person's outstanding invitation must not let them in.
+        if not (user and token and user.is_active):
             return False
         try:
             ts_b36, _hash = token.split("-")
@@ -89,6 +90,11 @@ def invitation_send(*, user: User, link: str) -> bool:
     return True
 
 
+def _field_error(field: str, message: str, code: str) -> ValidationError:
+    """A ValidationError on one form field that keeps its code for callers and tests."""
+    return ValidationError({field: ValidationError(message, code=code)})
+
+
 def _email_taken(email: str, *, exclude: User | None = None) -> bool:
     users = User.objects.filter(email__iexact=email)
     if exclude is not None:
@@ -99,10 +105,22 @@ def _email_taken(email: str, *, exclude: User | None = None) -> bool:
 def _check_email(email: str, *, exclude: User | None = None) -> str:
     email = normalize_email(email)
     if _email_taken(email, exclude=exclude):
-        raise ValidationError(
-            {"email": _("Someone is already registered with this e-mail.")}, code="email-taken"
+        raise _field_error(
+            "email", _("Someone is already registered with this e-mail."), "email-taken"
         )
     return email
+
+
+def _check_crm(crm: str, crm_state: str, *, exclude: User | None = None) -> None:
+    others = DoctorProfile.objects.filter(crm=crm, crm_state=crm_state)
+    if exclude is not None:
+        others = others.exclude(user=exclude)
+    if others.exists():
+        raise _field_error(
+            "crm",
+            _("Another doctor is already registered with this CRM in this state."),
+            "crm-taken",
+        )
 
 
 @transaction.atomic
@@ -117,6 +135,7 @@ def doctor_create(
     title: str = "",
     specialty: str = "",
 ) -> User:
+    _check_crm(crm, crm_state)
     user = User.objects.create_user(
         email=_check_email(email),
         first_name=first_name,
@@ -143,6 +162,7 @@ def doctor_update(
     title: str = "",
     specialty: str = "",
 ) -> User:
+    _check_crm(crm, crm_state, exclude=doctor)
     doctor.email = _check_email(email, exclude=doctor)
     doctor.first_name, doctor.last_name, doctor.phone = first_name, last_name, phone
     doctor.save(update_fields=["email", "first_name", "last_name", "phone"])
@@ -159,18 +179,22 @@ def doctor_update(
 
 def _check_doctor(doctor: User) -> None:
     if doctor.role != Role.DOCTOR or not doctor.is_active:
-        raise ValidationError({"doctor": _("Choose an active doctor.")}, code="invalid-doctor")
+        raise _field_error("doctor", _("Choose an active doctor."), "invalid-doctor")
 
 
 def _check_cpf(cpf: str, *, exclude: User | None = None) -> str:
     if not cpf:
         return ""
+    try:
+        cpf = clean_cpf(cpf)
+    except ValidationError as error:
+        raise ValidationError({"cpf": error}) from None
     others = PatientProfile.objects.filter(cpf=cpf)
     if exclude is not None:
         others = others.exclude(user=exclude)
     if others.exists():
-        raise ValidationError(
-            {"cpf": _("Another patient is already registered with this CPF.")}, code="cpf-taken"
+        raise _field_error(
+            "cpf", _("Another patient is already registered with this CPF."), "cpf-taken"
         )
     return cpf
 
@@ -260,7 +284,7 @@ def pix_key_set(*, doctor: User, key_type: str, key: str) -> DoctorProfile:
         try:
             profile.pix_key = clean_pix_key(key_type, key)
         except ValidationError as error:
-            raise ValidationError({"pix_key": error.messages}, code=error.code) from None
+            raise ValidationError({"pix_key": error}) from None
         profile.pix_key_type = key_type
     profile.save(update_fields=["pix_key", "pix_key_type"])
     return profile

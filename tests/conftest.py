@@ -55,7 +55,7 @@ class DaphneServer:
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = tmp / f"daphne-{self.port}.log"
         self.env = {
-            **os.environ,
+            **{k: v for k, v in os.environ.items() if k != "DJANGO_ALLOW_ASYNC_UNSAFE"},
             "DATABASE_URL": database_url(),
             "DEBUG": "false",
             "HTTPS": "false",
@@ -123,12 +123,12 @@ CHROMIUM_ARGS = [
 ]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture
 def browser():
+    """A fresh Chromium per test. Per test, not per session: Playwright's sync API
+    keeps an event loop running in this thread while it is started, and Django
+    refuses ORM calls from a thread with a running loop."""
     require(Path(CHROMIUM).exists(), f"Chromium not found at {CHROMIUM}")
-    # Playwright's sync API runs an event loop in this thread; the ORM calls the
-    # tests make between browser steps are still plain synchronous code.
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
