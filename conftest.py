@@ -66,12 +66,11 @@ def consented_patient(patient):
 
 @pytest.fixture
 def room(db, doctor, consented_patient):
-    from rooms.tests.factories import RoomFactory
-
     from rooms.models import Room
+    from rooms.tests.factories import RoomFactory
 
     created = RoomFactory(doctor=doctor, patient=consented_patient)
     # Loaded with its people, so async tests can read room.doctor without a query.
-    return Room.objects.select_related(
-        "doctor__doctor_profile", "patient__patient_profile"
-    ).get(pk=created.pk)
+    return Room.objects.select_related("doctor__doctor_profile", "patient__patient_profile").get(
+        pk=created.pk
+    )

@@ -8,8 +8,8 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from . import services
-from .signals import access_revoked
 from .models import DoctorProfile, PatientProfile, User, normalize_email
+from .signals import access_revoked
 from .validators import clean_pix_key, mask_pix_key
 
 

@@ -79,7 +79,6 @@ def _admit(user, code):
     return 0, room
 
 
-
 class SignalingConsumer(AsyncWebsocketConsumer):
     room_id = None
     peer_channel = ""

@@ -151,9 +151,7 @@ def presence_join(*, room_id: int, user: User, channel_name: str, server_id: str
         room=room, user=user, channel_name=channel_name, server_id=server_id, connected_at=now
     )
     peers = list(
-        Presence.objects.filter(room=room)
-        .exclude(user=user)
-        .select_related("user__doctor_profile")
+        Presence.objects.filter(room=room).exclude(user=user).select_related("user__doctor_profile")
     )
     fields = ["last_activity_at"]
     room.last_activity_at = now
