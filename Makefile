@@ -5,6 +5,9 @@ PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 HOST ?= 127.0.0.1
 PORT ?= 8000
+# A socket that goes silent (laptop lid, lost Wi-Fi) is pinged every 10 s and
+# dropped 10 s after an unanswered ping: its peer hears `lost` within ~22 s.
+DAPHNE_FLAGS ?= --ping-interval 10 --ping-timeout 10
 PO := locale/pt_BR/LC_MESSAGES/django.po
 MO := locale/pt_BR/LC_MESSAGES/django.mo
 
@@ -41,12 +44,13 @@ static: $(VENV)/.installed
 run: $(VENV)/.installed compilemessages migrate static
 	$(PY) manage.py seed_demo --if-empty
 	@echo "MedConnect is at http://$(HOST):$(PORT)/  (Ctrl+C to stop)"
-	DEBUG=true $(VENV)/bin/daphne -b $(HOST) -p $(PORT) medconnect.asgi:application
+	DEBUG=true $(VENV)/bin/daphne $(DAPHNE_FLAGS) -b $(HOST) -p $(PORT) medconnect.asgi:application
 
 ## test: the whole suite (Python, browser, JavaScript)
 test: $(VENV)/.installed-dev compilemessages
 	DEBUG=false STATIC_MANIFEST=true $(PY) manage.py collectstatic --noinput -v 0
 	$(VENV)/bin/ruff check .
+	node --test static/js/tests/
 	$(PY) -m pytest
 
 ## screenshots: only the browser tests, which save screenshots to screenshots/
@@ -66,7 +70,7 @@ lint: $(VENV)/.installed-dev
 	$(VENV)/bin/ruff format --check .
 
 bench: $(VENV)/.installed-dev
-	@ls bench/*.py >/dev/null 2>&1 && for b in bench/*.py; do $(PY) $$b; done || echo "no benchmarks yet"
+	$(PY) bench/signaling.py
 
 ## vendor: refresh static/vendor/ from the npm registry (versions in package.json)
 vendor:

@@ -1,6 +1,7 @@
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
+from django.contrib.auth.decorators import login_not_required
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import FileResponse, Http404
@@ -51,6 +52,7 @@ class LoginView(auth_views.LoginView):
     redirect_authenticated_user = True
 
 
+@method_decorator(login_not_required, name="dispatch")
 class InvitationAcceptView(auth_views.PasswordResetConfirmView):
     """A newly registered person chooses a password and lands logged in."""
 

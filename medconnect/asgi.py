@@ -14,7 +14,10 @@ from django.urls import re_path  # noqa: E402
 
 from rooms.routing import websocket_urlpatterns  # noqa: E402
 
+from .daphne_options import close_oversized_frames_with_1009  # noqa: E402
 from .websocket import SameOriginValidator, deny_unknown_path  # noqa: E402
+
+close_oversized_frames_with_1009()
 
 application = ProtocolTypeRouter(
     {

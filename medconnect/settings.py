@@ -249,8 +249,10 @@ USE_THOUSAND_SEPARATOR = True
 CLINIC_NAME = env.str("CLINIC_NAME", default="MedConnect")
 
 # --- Video calls ---------------------------------------------------------------
-STUN_URLS = env.list("STUN_URLS", default=["stun:stun.l.google.com:19302"])
-TURN_URLS = env.list("TURN_URLS", default=[])
+# An empty STUN_URLS means no STUN server (a LAN-only clinic, or the tests,
+# which must not reach outside the machine).
+STUN_URLS = [u for u in env.list("STUN_URLS", default=["stun:stun.l.google.com:19302"]) if u]
+TURN_URLS = [u for u in env.list("TURN_URLS", default=[]) if u]
 TURN_SECRET = env.str("TURN_SECRET", default="")
 TURN_TTL_SECONDS = env.int("TURN_TTL_SECONDS", default=6 * 3600)
 # Open rooms with nobody in them for this long are finalized by `finalize_stale_rooms`.

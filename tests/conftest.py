@@ -47,11 +47,15 @@ def database_url() -> str:
     return f"postgres://{user}{password}@{host}:{port}/{db['NAME']}"
 
 
+# As `make run` serves: silent sockets are pinged every 10 s, dropped 10 s later.
+DAPHNE_FLAGS = ["--ping-interval", "10", "--ping-timeout", "10"]
+
+
 class DaphneServer:
     """A real Daphne process serving the project against the test database."""
 
-    def __init__(self, tmp: Path, extra_env: dict | None = None):
-        self.port = free_port()
+    def __init__(self, tmp: Path, extra_env: dict | None = None, port: int | None = None):
+        self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = tmp / f"daphne-{self.port}.log"
         self.env = {
@@ -63,15 +67,17 @@ class DaphneServer:
             "ALLOWED_HOSTS": "127.0.0.1,localhost",
             "PRIVATE_MEDIA_ROOT": str(tmp / "private"),
             "PYTHONUNBUFFERED": "1",
+            # Tests talk to loopback only: no public STUN server.
+            "STUN_URLS": "",
             **(extra_env or {}),
         }
         self.process = None
 
     def start(self):
-        self.log = open(self.log_path, "w")  # noqa: SIM115 - closed in stop()
+        self.log = open(self.log_path, "a")  # noqa: SIM115 - closed in stop()
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port),
-             "medconnect.asgi:application"],
+            [sys.executable, "-m", "daphne", *DAPHNE_FLAGS, "-b", "127.0.0.1",
+             "-p", str(self.port), "medconnect.asgi:application"],
             cwd=ROOT, env=self.env, stdout=self.log, stderr=subprocess.STDOUT,
         )  # fmt: skip
         deadline = time.monotonic() + 30
@@ -86,6 +92,12 @@ class DaphneServer:
                 time.sleep(0.2)
         raise RuntimeError(f"Daphne did not answer in time:\n{self.log_path.read_text()}")
 
+    def kill(self):
+        """Kill the process with no chance to close anything (a crash, a power cut)."""
+        self.process.kill()
+        self.process.wait(10)
+        self.log.close()
+
     def stop(self):
         if self.process and self.process.poll() is None:
             self.process.terminate()
@@ -93,7 +105,8 @@ class DaphneServer:
                 self.process.wait(10)
             except subprocess.TimeoutExpired:
                 self.process.kill()
-        self.log.close()
+        if not self.log.closed:
+            self.log.close()
 
     def errors(self) -> str:
         """Tracebacks the server logged: every browser test asserts there are none."""
@@ -120,6 +133,8 @@ CHROMIUM_ARGS = [
     "--use-fake-ui-for-media-stream",
     "--use-fake-device-for-media-stream",
     "--lang=pt-BR",
+    # Real local addresses in ICE candidates: mDNS names cannot resolve here.
+    "--disable-features=WebRtcHideLocalIpsWithMdns",
 ]
 
 

@@ -46,6 +46,11 @@ TABLE = {
     "accounts:user_reactivate": ("post", {"pk": "patient"}, (_L, 403, 403, 403, 302)),
     "accounts:invitation": ("get", {"pk": "patient"}, (_L, 403, 200, 404, 200)),
     "accounts:photo": ("get", {"pk": "patient"}, (_L, 200, 200, 404, 200)),
+    "rooms:create": ("post", {"patient_pk": "patient"}, (_L, 403, 302, 404, 403)),
+    "rooms:join": ("get", {"code": "room"}, (_L, 200, 200, 404, 404)),
+    "rooms:consent": ("get", {"code": "room"}, (_L, 200, 403, 403, 403)),
+    "rooms:finish": ("post", {"code": "room"}, (_L, 403, 302, 404, 403)),
+    "rooms:summary": ("get", {"code": "room"}, (_L, 403, 200, 404, 200)),
     # The Django admin sends everyone but admins to its own login page.
     "admin:index": ("get", {}, (302, 302, 302, 302, 200)),
 }
@@ -81,14 +86,21 @@ def _png():
 
 
 @pytest.fixture
-def people(admin_user, doctor, other_doctor, patient):
+def people(admin_user, doctor, other_doctor, patient, room):
     services.user_photo_set(user=patient, upload=_png())
     return {
         "admin": admin_user,
         "doctor": doctor,
         "other_doctor": other_doctor,
         "patient": patient,
+        "room": room,
     }
+
+
+def _key(people, name, value):
+    if value not in people:
+        return value
+    return people[value].code if name == "code" else people[value].pk
 
 
 @pytest.mark.django_db
@@ -97,7 +109,7 @@ def people(admin_user, doctor, other_doctor, patient):
 def test_access(client, people, name, role):
     method, kwargs, statuses = TABLE[name]
     expected = dict(zip(ROLES, statuses, strict=True))
-    url = reverse(name, kwargs={k: people[v].pk if v in people else v for k, v in kwargs.items()})
+    url = reverse(name, kwargs={k: _key(people, k, v) for k, v in kwargs.items()})
     if role != "anonymous":
         client.force_login(people[role])
     response = getattr(client, method)(url)

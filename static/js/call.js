@@ -152,13 +152,11 @@ async function join({ withCamera }) {
 function newPeerConnection(iceServers) {
   closePeerConnection();
   const pc = new RTCPeerConnection({ iceServers });
+  // addTrack, not addTransceiver: when both sides offer at once (glare), the
+  // polite side's rollback lets the remote offer reuse transceivers made by
+  // addTrack; ones made by addTransceiver would be duplicated instead.
   const stream = state.stream || new MediaStream();
-  for (const kind of ["audio", "video"]) {
-    const track = stream.getTracks().find((t) => t.kind === kind) || null;
-    const tx = pc.addTransceiver(track || kind, { direction: "sendrecv", streams: [stream] });
-    if (kind === "video") state.videoSender = tx.sender;
-    else state.audioSender = tx.sender;
-  }
+  for (const track of stream.getTracks()) pc.addTrack(track, stream);
   pc.ontrack = ({ track, streams }) => {
     const video = $("remote-video");
     video.srcObject = streams[0] || new MediaStream([track]);
@@ -175,12 +173,27 @@ function newPeerConnection(iceServers) {
   applyBitrate(state.bitrate.kbps);
 }
 
+// The sender carrying our `kind` track, if any.
+function senderFor(kind) {
+  return state.pc?.getSenders().find((s) => s.track?.kind === kind) || null;
+}
+
+// Put a new local track on the call: replace the old one, or add it (which
+// triggers a renegotiation through the perfect-negotiation block).
+async function sendTrack(track) {
+  if (!state.pc) return;
+  const sender = senderFor(track.kind);
+  if (sender) await sender.replaceTrack(track);
+  else state.pc.addTrack(track, state.stream);
+}
+
 function closePeerConnection() {
   if (state.pc) {
     state.pc.onconnectionstatechange = null;
     state.pc.close();
   }
   state.pc = null;
+  delete document.body.dataset.connection;
   $("remote-video").srcObject = null;
 }
 
@@ -331,7 +344,7 @@ async function toggleCamera() {
       const track = media.getVideoTracks()[0];
       media.getAudioTracks().forEach((t) => t.stop());
       state.stream.addTrack(track);
-      await state.videoSender?.replaceTrack(track);
+      await sendTrack(track);
       $("local-video").srcObject = state.stream;
       state.camOn = true;
       await refreshDevices();
@@ -358,7 +371,7 @@ async function switchDevice(kind, deviceId) {
       old.stop();
     }
     state.stream.addTrack(track);
-    await (kind === "video" ? state.videoSender : state.audioSender)?.replaceTrack(track);
+    await sendTrack(track);
     $("local-video").srcObject = state.stream;
     updateControls();
   } catch (error) {
@@ -420,7 +433,7 @@ async function sampleStats() {
 }
 
 async function applyBitrate(kbps) {
-  const sender = state.videoSender;
+  const sender = senderFor("video");
   if (!sender?.getParameters) return;
   const params = sender.getParameters();
   if (!params.encodings?.length) params.encodings = [{}];

@@ -51,8 +51,13 @@ export class PerfectNegotiation {
       this.ignoreOffer = !this.polite && offerCollision;
       if (this.ignoreOffer) return "ignored";
       this.isSettingRemoteAnswerPending = description.type === "answer";
-      await pc.setRemoteDescription(description); // rolls back our offer on glare (polite)
-      this.isSettingRemoteAnswerPending = false;
+      try {
+        await pc.setRemoteDescription(description); // rolls back our offer on glare (polite)
+      } finally {
+        // Also when it fails (a stray answer): left set, the impolite peer
+        // would take its next colliding offer for a safe one.
+        this.isSettingRemoteAnswerPending = false;
+      }
       if (description.type === "offer") {
         await pc.setLocalDescription();
         this.send({ description: plain(pc.localDescription) });

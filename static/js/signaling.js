@@ -33,7 +33,11 @@ export class SignalingSocket {
     };
     ws.onclose = (event) => {
       if (this.ws !== ws) return;
-      const retry = !this.stopped && shouldRetry(event.code);
+      // A final code (ended, replaced, logged out...) stops this socket for good,
+      // so a later reconnectNow() (the "online" event) cannot reopen it: after
+      // 4409 that would take the room back from the user's newer tab.
+      if (!shouldRetry(event.code)) this.stopped = true;
+      const retry = !this.stopped;
       const delay = retry ? nextDelay(this.attempt++) : null;
       this.onClose({ code: event.code, retry, delay });
       if (retry) this.timer = setTimeout(() => this.connect(), delay);

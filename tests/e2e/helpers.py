@@ -23,8 +23,14 @@ class Visit:
         self.page = self.context.new_page()
         self.page.set_default_timeout(15_000)
         self.console_errors: list[str] = []
-        self.page.on("console", lambda m: m.type == "error" and self.console_errors.append(m.text))
+        self.console_log: list[str] = []  # everything, for failure messages
+        self.page.on("console", self._console)
         self.page.on("pageerror", lambda e: self.console_errors.append(str(e)))
+
+    def _console(self, message):
+        self.console_log.append(f"{message.type}: {message.text[:300]}")
+        if message.type == "error":
+            self.console_errors.append(message.text)
 
     def goto(self, path: str):
         response = self.page.goto(self.server.url + path)
@@ -56,7 +62,7 @@ def axe_violations(page) -> list[dict]:
               resultTypes: ['violations'],
             });
             return r.violations.map(v => ({id: v.id, impact: v.impact, help: v.help,
-              nodes: v.nodes.slice(0, 3).map(n => n.target.join(' '))}));
+              nodes: v.nodes.slice(0, 3).map(n => n.target.join(' ') + ' :: ' + (n.failureSummary || '').slice(0, 160))}));
         }"""
     )
     return [v for v in result if v["impact"] in ("serious", "critical")]
@@ -78,3 +84,22 @@ def check_page(visit: Visit, name: str, width: str, status: int = 200) -> None:
     # The page's layout must not scroll sideways on a phone.
     overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
     assert overflow <= 1, f"{name} @ {width}px scrolls sideways by {overflow}px"
+
+
+def wait_until(page, expression: str, timeout: float = 15_000) -> None:
+    """Poll a JS expression until truthy. page.wait_for_function would `eval` it
+    inside the page, which our CSP (rightly) forbids; evaluate() does not."""
+    import time
+
+    deadline = time.monotonic() + timeout / 1000
+    while True:
+        if page.evaluate(f"() => Boolean({expression})"):
+            return
+        if time.monotonic() > deadline:
+            state = page.evaluate(
+                "() => JSON.stringify({body: {...document.body.dataset},"
+                " status: document.getElementById('peer-status')?.textContent,"
+                " banner: document.getElementById('call-banner')?.innerText})"
+            )
+            raise AssertionError(f"timed out waiting for: {expression}; page state: {state}")
+        page.wait_for_timeout(100)

@@ -1,0 +1,152 @@
+"""A real call: two Chromium contexts with fake camera and microphone, one real
+Daphne server, the WebRTC media flowing peer to peer between them."""
+
+import pytest
+from django.urls import reverse
+
+from accounts.tests.factories import PASSWORD, DoctorFactory, PatientFactory
+from rooms.models import Room
+from rooms.tests.factories import RoomFactory
+
+from ..conftest import DaphneServer
+from .helpers import DESKTOP, PHONE, Visit, check_page, wait_until
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+MEDIA = {"permissions": ["camera", "microphone"]}
+
+
+@pytest.fixture
+def consultation():
+    ana = DoctorFactory(
+        first_name="Ana", last_name="Souza", email="ana@clinica.test", profile__title="dra"
+    )
+    carlos = PatientFactory(
+        first_name="Carlos", last_name="Pereira", email="carlos@clinica.test", doctor=ana
+    )
+    return RoomFactory(doctor=ana, patient=carlos)
+
+
+def shoot_both_widths(visit, name):
+    """Screenshot and scan the current page at phone and desktop widths."""
+    for width, viewport in (("390", PHONE), ("1440", DESKTOP)):
+        visit.page.set_viewport_size(viewport)
+        visit.page.wait_for_timeout(150)
+        check_page(visit, name, width)
+
+
+def wait_connected(visit, timeout=30_000):
+    try:
+        wait_until(visit.page, "document.body.dataset.connection === 'connected'", timeout)
+        wait_until(visit.page, "document.getElementById('remote-video').videoWidth > 0", timeout)
+    except AssertionError as error:
+        raise AssertionError(f"{error}\nconsole:\n" + "\n".join(visit.console_log[-30:])) from None
+
+
+def join(visit):
+    wait_until(visit.page, "!document.getElementById('join-button').disabled")
+    visit.page.click("#join-button")
+
+
+def test_doctor_and_patient_see_each_other_and_the_doctor_finishes(
+    browser, daphne_server, consultation
+):
+    room = consultation
+    path = reverse("rooms:join", args=[room.code])
+    doctor = Visit(browser, daphne_server, DESKTOP, **MEDIA)
+    patient = Visit(browser, daphne_server, PHONE, **MEDIA)
+    try:
+        doctor.login("ana@clinica.test", PASSWORD)
+        doctor.goto(path)
+        shoot_both_widths(doctor, "call-prejoin-doctor")
+        join(doctor)
+        wait_until(
+            doctor.page, "document.getElementById('peer-status').dataset.status === 'waiting'"
+        )
+        shoot_both_widths(doctor, "call-waiting-doctor")
+
+        # The patient's first call: the consent term, then the pre-join screen.
+        patient.login("carlos@clinica.test", PASSWORD)
+        patient.goto(path)
+        assert "/consent/" in patient.page.url
+        shoot_both_widths(patient, "call-consent-patient")
+        patient.page.check("#id_accept")
+        patient.page.click("main button[type=submit]")
+        patient.page.wait_for_url(f"**{path}")
+        shoot_both_widths(patient, "call-prejoin-patient")
+        join(patient)
+
+        wait_connected(doctor)
+        wait_connected(patient)
+        shoot_both_widths(doctor, "call-doctor")
+        shoot_both_widths(patient, "call-patient")
+
+        # Muting shows on the other side.
+        patient.page.click("#toggle-mic")
+        doctor.page.wait_for_selector("#peer-mic-off", state="visible")
+        patient.page.click("#toggle-mic")
+        doctor.page.wait_for_selector("#peer-mic-off", state="hidden")
+
+        # The patient leaves and comes back: the call reconnects.
+        patient.page.click("#leave-button")
+        wait_until(doctor.page, "document.getElementById('peer-status').dataset.status === 'left'")
+        patient.page.click("#rejoin-button")
+        patient.page.wait_for_load_state("networkidle")
+        join(patient)
+        wait_connected(doctor)
+        wait_connected(patient)
+
+        # The doctor finishes: the patient is shown the ended page.
+        doctor.page.once("dialog", lambda dialog: dialog.accept())
+        doctor.page.click("#finish-button")
+        doctor.page.wait_for_url(f"**{reverse('rooms:summary', args=[room.code])}")
+        shoot_both_widths(doctor, "consultation-summary")
+        patient.page.wait_for_url(f"**{path}", timeout=15_000)
+        patient.page.wait_for_selector("text=Esta consulta foi encerrada")
+        check_page(patient, "call-ended-patient", "390", status=410)
+    finally:
+        doctor.close()
+        patient.close()
+    room.refresh_from_db()
+    assert room.status == "ended"
+    assert room.call_started_at is not None
+    assert not daphne_server.errors(), daphne_server.errors()
+
+
+def test_the_call_recovers_when_the_server_is_killed_and_restarted(
+    browser, daphne_server, consultation, tmp_path
+):
+    room = consultation
+    from rooms.tests.factories import ConsentFactory
+
+    ConsentFactory(patient=room.patient)
+    path = reverse("rooms:join", args=[room.code])
+    server = DaphneServer(tmp_path).start()
+    doctor = Visit(browser, server, DESKTOP, **MEDIA)
+    patient = Visit(browser, server, PHONE, **MEDIA)
+    try:
+        for visit, email in ((doctor, "ana@clinica.test"), (patient, "carlos@clinica.test")):
+            visit.login(email, PASSWORD)
+            visit.goto(path)
+            join(visit)
+        wait_connected(doctor)
+        wait_connected(patient)
+
+        server.kill()
+        wait_until(doctor.page, "!document.getElementById('call-banner').hidden", 15_000)
+        server = DaphneServer(tmp_path, port=server.port).start()
+
+        # Both clients reconnect on their own; presence and the call come back.
+        for visit in (doctor, patient):
+            wait_until(visit.page, "document.getElementById('call-banner').hidden", 30_000)
+        wait_connected(doctor, timeout=45_000)
+        wait_connected(patient, timeout=45_000)
+        for visit in (doctor, patient):
+            wait_until(
+                visit.page, "document.getElementById('peer-status').dataset.status === 'connected'"
+            )
+    finally:
+        doctor.close()
+        patient.close()
+        server.stop()
+    assert Room.objects.get(pk=room.pk).presences.count() == 0

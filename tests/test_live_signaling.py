@@ -1,0 +1,197 @@
+"""The signaling socket on real Daphne processes: what only a real server shows.
+
+The handshake refusals (HTTP 403), the 1 MiB hard cap (close 1009), a socket
+that goes silent, and two server processes sharing one Redis channel layer
+and one database.
+"""
+
+import asyncio
+import base64
+import json
+import os
+import socket
+import time
+import urllib.parse
+
+import pytest
+import websockets
+from django.test import Client
+
+from rooms.models import Room
+
+from .conftest import DaphneServer, require
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.live]
+
+REDIS_URL = os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/1"
+
+
+def cookie_for(user) -> str:
+    client = Client()
+    client.force_login(user)
+    return f"sessionid={client.cookies['sessionid'].value}"
+
+
+@pytest.fixture
+def server(tmp_path):
+    daphne = DaphneServer(tmp_path).start()
+    yield daphne
+    daphne.stop()
+    assert not daphne.errors(), daphne.errors()
+
+
+def ws_url(server, path):
+    return server.url.replace("http://", "ws://") + path
+
+
+async def connect(server, path, *, cookie=None, origin=None):
+    headers = {"Cookie": cookie} if cookie else {}
+    return await websockets.connect(
+        ws_url(server, path),
+        origin=origin if origin is not None else server.url,
+        additional_headers=headers,
+        max_size=4 * 1024 * 1024,
+        open_timeout=10,
+    )
+
+
+async def next_frame(ws, timeout=10):
+    return json.loads(await asyncio.wait_for(ws.recv(), timeout))
+
+
+async def until(ws, kind, timeout=10):
+    deadline = time.monotonic() + timeout
+    while True:
+        frame = await next_frame(ws, max(0.1, deadline - time.monotonic()))
+        if frame["type"] == kind:
+            return frame
+
+
+def test_a_foreign_origin_gets_http_403_at_the_handshake(server, room):
+    cookie = cookie_for(room.doctor)
+
+    async def scenario():
+        for origin in ("http://evil.example", server.url.replace("http:", "https:")):
+            with pytest.raises(websockets.InvalidStatus) as refused:
+                await connect(server, f"/ws/rooms/{room.code}/", cookie=cookie, origin=origin)
+            assert refused.value.response.status_code == 403
+
+    asyncio.run(scenario())
+
+
+def test_an_unknown_websocket_path_is_refused_cleanly(server, doctor):
+    async def scenario():
+        with pytest.raises(websockets.InvalidStatus) as refused:
+            await connect(server, "/ws/elsewhere/", cookie=cookie_for_sync)
+        assert refused.value.response.status_code == 403
+
+    cookie_for_sync = cookie_for(doctor)
+    asyncio.run(scenario())
+    assert "Traceback" not in server.log_path.read_text()
+
+
+def test_a_frame_over_one_mib_closes_the_socket_with_1009(server, room):
+    cookie = cookie_for(room.doctor)
+
+    async def scenario():
+        ws = await connect(server, f"/ws/rooms/{room.code}/", cookie=cookie)
+        assert (await next_frame(ws))["type"] == "welcome"
+        await ws.send("x" * (1024 * 1024 + 1))
+        with pytest.raises(websockets.ConnectionClosed) as closed:
+            await asyncio.wait_for(ws.recv(), 10)
+        assert closed.value.rcvd.code == 1009
+
+    asyncio.run(scenario())
+
+
+def _silent_socket(server, path, cookie):
+    """Open a WebSocket by hand and then never read again: no pong, no close."""
+    url = urllib.parse.urlsplit(server.url)
+    raw = socket.create_connection((url.hostname, url.port), timeout=10)
+    key = base64.b64encode(os.urandom(16)).decode()
+    raw.sendall(
+        (
+            f"GET {path} HTTP/1.1\r\nHost: {url.netloc}\r\nUpgrade: websocket\r\n"
+            f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
+            f"Origin: {server.url}\r\nCookie: {cookie}\r\n\r\n"
+        ).encode()
+    )
+    response = b""
+    while b"\r\n\r\n" not in response:
+        response += raw.recv(4096)
+    assert response.startswith(b"HTTP/1.1 101"), response
+    return raw
+
+
+def test_a_silent_participant_is_reported_lost_within_30_seconds(server, room):
+    doctor_cookie, patient_cookie = cookie_for(room.doctor), cookie_for(room.patient)
+
+    async def scenario():
+        doctor = await connect(server, f"/ws/rooms/{room.code}/", cookie=doctor_cookie)
+        assert (await next_frame(doctor))["type"] == "welcome"
+        silent = await asyncio.to_thread(
+            _silent_socket, server, f"/ws/rooms/{room.code}/", patient_cookie
+        )
+        try:
+            assert (await until(doctor, "peer-joined"))["peer"]["id"] == room.patient.pk
+            went_silent = time.monotonic()
+            left = await until(doctor, "peer-left", timeout=35)
+            waited = time.monotonic() - went_silent
+        finally:
+            silent.close()
+        assert left["reason"] == "lost"
+        assert waited < 30, f"lost reported after {waited:.1f} s"
+        # Rejoining an open room is always allowed.
+        patient = await connect(server, f"/ws/rooms/{room.code}/", cookie=patient_cookie)
+        assert (await next_frame(patient))["type"] == "welcome"
+        assert (await until(doctor, "peer-joined"))["peer"]["id"] == room.patient.pk
+        await patient.close()
+        await doctor.close()
+
+    asyncio.run(scenario())
+
+
+def test_two_server_processes_share_presence_signals_and_the_end(tmp_path, room):
+    redis = urllib.parse.urlsplit(REDIS_URL)
+    try:
+        socket.create_connection((redis.hostname, redis.port or 6379), timeout=2).close()
+        reachable = True
+    except OSError:
+        reachable = False
+    require(reachable, f"Redis is not reachable at {REDIS_URL}")
+    env = {"REDIS_URL": REDIS_URL}
+    first = DaphneServer(tmp_path / "a", extra_env=env)
+    second = DaphneServer(tmp_path / "b", extra_env=env)
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    first.start()
+    second.start()
+    doctor_cookie, patient_cookie = cookie_for(room.doctor), cookie_for(room.patient)
+
+    async def scenario():
+        doctor = await connect(first, f"/ws/rooms/{room.code}/", cookie=doctor_cookie)
+        assert (await next_frame(doctor))["peers"] == []
+        patient = await connect(second, f"/ws/rooms/{room.code}/", cookie=patient_cookie)
+        welcome = await next_frame(patient)
+        assert [p["id"] for p in welcome["peers"]] == [room.doctor.pk]
+        assert (await until(doctor, "peer-joined"))["peer"]["id"] == room.patient.pk
+        offer = {"description": {"type": "offer", "sdp": "v=0 cross-process"}}
+        await doctor.send(json.dumps({"type": "signal", "data": offer}))
+        assert (await until(patient, "signal"))["data"] == offer
+        answer = {"description": {"type": "answer", "sdp": "v=0 back"}}
+        await patient.send(json.dumps({"type": "signal", "data": answer}))
+        assert (await until(doctor, "signal"))["data"] == answer
+        await doctor.send(json.dumps({"type": "end"}))
+        for ws in (doctor, patient):
+            assert (await until(ws, "ended"))["by"]["id"] == room.doctor.pk
+            with pytest.raises(websockets.ConnectionClosed) as closed:
+                await asyncio.wait_for(ws.recv(), 10)
+            assert closed.value.rcvd.code == 4410
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        first.stop()
+        second.stop()
+    assert Room.objects.get(pk=room.pk).status == "ended"
+    assert not first.errors() and not second.errors(), first.errors() + second.errors()
