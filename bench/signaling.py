@@ -1,38 +1,43 @@
 """Signaling benchmark: the app's SignalingConsumer against two relays that speak the same frames.
 
-    .venv/bin/python bench/signaling.py [--quick] [--only app,bare,plain] [--json out.json]
+    .venv/bin/python bench/signaling.py [--quick] [--only app,bare,plain]
+                                        [--scenarios stress,capacity,burst] [--json out.json]
 
 Servers, each started fresh for every scenario, on 127.0.0.1 only:
 
-- app:   the app as shipped, `daphne medconnect.asgi:application`, with a scratch
-         SQLite database (DATA_DIR in a temporary folder), the in-memory channel
-         layer (no REDIS_URL), DEBUG=false, HTTPS=false. Participants are logged
-         in with real sessions and send the Origin header the app checks.
-- bare:  bench/signaling_support/bare_relay.py: a bare Channels consumer on the
-         same Daphne with the same flags and channel layer: no auth, no
-         presence, no checks; one direct channel_layer.send per relayed frame.
-- plain: bench/signaling_support/plain_relay.py: asyncio + `websockets`, the
-         limit for Python.
-- uvicorn: the app again, under uvicorn, only when uvicorn is installed.
+- app:     the app as shipped, `daphne medconnect.asgi:application`, with a scratch
+           SQLite database (DATA_DIR in a temporary folder, migrated, with people,
+           rooms, consents and logged-in sessions made by signaling_support/
+           app_fixtures.py), the in-memory channel layer (no REDIS_URL),
+           DEBUG=false, HTTPS=false. Clients send the session cookie and the
+           Origin header the app checks.
+- bare:    signaling_support/bare_relay.py, a bare Channels consumer on Daphne with
+           the same flags and channel layer: no auth, presence, checks; one direct
+           channel_layer.send per relayed frame. The framework's floor.
+- plain:   signaling_support/plain_relay.py, asyncio + `websockets`: the limit for Python.
+- uvicorn: the app again under uvicorn, only when uvicorn is installed.
 
-Scenarios (full sizes; --quick shrinks them for a ~30 s smoke test):
+Scenarios (full sizes; --quick shrinks them to a smoke test):
 
 - stress:   100 rooms, each participant sends 5 `signal` frames a second for
-            10 s (1,000 frames/s); relay latency from a timestamp in the data,
-            frames lost, and the server's CPU time per relayed frame (utime +
-            stime of the server process from /proc/<pid>/stat).
+            10 s (1,000 frames/s): relay latency (a send timestamp travels in
+            the data), frames lost, server CPU time per relayed frame.
 - capacity: 1,000 rooms (2,000 sockets) opened with at most 50 handshakes in
-            flight, then held for 20 s with a `ping` every 10 s per socket;
-            rooms admitted, admission time (connect -> welcome), ping round
-            trip, and the server's memory per connection (VmRSS delta).
-- burst:    50 rooms whose participants all join at once; each side, as soon
-            as it knows its peer, sends an offer-sized signal (~6 KB) and 20
-            candidates; per room, the time from join start until both sides
+            flight, held 20 s with a `ping` every 10 s per socket: rooms
+            admitted, admission time (connect -> welcome), ping round trip,
+            server memory per connection (VmRSS delta). Then, with every socket
+            still connected, 50 rooms relay for 5 s: what a crowded process
+            costs per frame.
+- burst:    50 rooms whose participants all join at once; each side, once it
+            knows its peer, sends an offer-sized signal (~6 KB) and 20
+            candidates: per room, the time from join start until both sides
             have everything.
 
 Every figure is printed for each server, with ratios against the baselines
-measured in the same run and the targets marked PASS or MISS. The targets are
-informational: the exit code is 0 whatever they say.
+measured in the same run and the app's targets marked PASS or MISS. The
+targets are informational: the exit code is 0 whatever they say. Every wait is
+bounded, a watchdog stops the run, and the servers are killed on exit,
+exception or Ctrl+C.
 """
 
 import argparse
@@ -106,7 +111,7 @@ QUICK = Sizes(
 START_TIMEOUT = 30  # a server starts listening
 OPEN_TIMEOUT = 30  # one socket, connect -> welcome
 READY_TIMEOUT = 30  # every room knows its peer
-DRAIN_TIMEOUT = 5  # frames still in flight after the last send
+DRAIN_TIMEOUT = 10  # frames still in flight after the last send; later ones count as lost
 RAMP_LIMIT = 120  # capacity: the whole ramp
 BURST_TIMEOUT = 30
 STOP_TIMEOUT = 3
@@ -246,7 +251,7 @@ class Server:
         if self.kind == "uvicorn":
             return [
                 sys.executable, "-m", "uvicorn", "medconnect.asgi:application",
-                "--host", HOST, "--port", port, "--log-level", "warning",
+                "--host", HOST, "--port", port,
             ]  # fmt: skip
         raise ValueError(self.kind)
 
@@ -310,9 +315,6 @@ class Server:
 
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
-
-    def cpu(self) -> float:
-        return proc_cpu_seconds(self.pid)
 
     def rss(self) -> int:
         return proc_rss_kib(self.pid)
@@ -599,7 +601,7 @@ class Meter:
         }
 
 
-async def relay_phase(rooms: list["Room"], rate: float, seconds: float, meter_of) -> dict:
+async def relay_phase(server: Server, rooms: list[Room], rate: float, seconds: float) -> dict:
     """Both sides of every room send `rate` candidate-sized signals a second for `seconds`."""
     sides = [s for r in rooms for s in r.sides]
     for side in sides:
@@ -618,7 +620,7 @@ async def relay_phase(rooms: list["Room"], rate: float, seconds: float, meter_of
                 return
             side.sent += 1
 
-    meter = meter_of()
+    meter = Meter(server)
     start = perf() + 0.1
     await asyncio.wait_for(
         asyncio.gather(*(sender(s, start + random.uniform(0, period)) for s in sides)),
@@ -653,7 +655,7 @@ async def scenario_stress(server: Server, fixtures: list[dict], sz: Sizes) -> di
     rooms = await open_rooms(server, fixtures, sz.connect_concurrency, RAMP_LIMIT)
     await wait_until(lambda: all(r.ready or not r.admitted for r in rooms), READY_TIMEOUT)
     live = [r for r in rooms if r.ready]
-    relay = await relay_phase(live, sz.stress_rate, sz.stress_seconds, lambda: Meter(server))
+    relay = await relay_phase(server, live, sz.stress_rate, sz.stress_seconds)
     result = {
         "rooms": len(rooms),
         "rooms_ready": len(live),
@@ -709,7 +711,7 @@ async def scenario_capacity(server: Server, fixtures: list[dict], sz: Sizes) -> 
     still_open = sum(s.open_now for s in sides)
     # Then, with every socket still connected, a short relay: what a crowded process costs.
     crowd = [r for r in rooms if r.ready][: sz.crowded_rooms]
-    crowded = await relay_phase(crowd, sz.stress_rate, sz.crowded_seconds, lambda: Meter(server))
+    crowded = await relay_phase(server, crowd, sz.stress_rate, sz.crowded_seconds)
     admitted_sockets = len(welcomed)
     result = {
         "rooms": len(rooms),
@@ -1030,6 +1032,23 @@ def report(results: dict, servers: list[str], sz: Sizes, quick: bool, notes: lis
     return "\n".join(lines)
 
 
+NOTES = (
+    "CPU is utime+stime of the server process from /proc/<pid>/stat (worker threads, where"
+    " Channels runs the app's database calls, shown apart); memory is VmRSS; 'other"
+    " processes' is the rest of the machine's busy time from /proc/stat.",
+    "One client process drives every socket (both sides of a room are in it, so latencies"
+    " are measured on one clock and include its event loop); its CPU use is shown.",
+    "Both Daphne servers run with the same flags (-b 127.0.0.1 -p PORT) and Daphne's"
+    " defaults: keepalive ping after 20 s idle (reset by any incoming frame), ping timeout"
+    " 30 s, handshake timeout 5 s (--websocket_connect_timeout), listen backlog 50. The"
+    " plain relay uses websockets' defaults (ping every 20 s); no server negotiates"
+    " compression (the client offers none).",
+    "Both Channels servers use the in-memory channel layer (REDIS_URL empty). The bare and"
+    " plain relays send the first participant a minimal peer-joined, as the app does, so"
+    " every client starts negotiating at the same point.",
+)
+
+
 # --- Main -----------------------------------------------------------------------------
 
 
@@ -1073,16 +1092,7 @@ def main(argv=None) -> int:
 
     sz = QUICK if args.quick else Sizes()
     have_uvicorn = importlib.util.find_spec("uvicorn") is not None
-    notes = [
-        "CPU is utime+stime of the server process (all threads) from /proc/<pid>/stat;"
-        " memory is VmRSS; latencies include the client's own event loop (one process,"
-        " both sides of a room in it).",
-        "Both Daphne servers run with the same flags (-b 127.0.0.1 -p PORT) and Daphne's"
-        " defaults: keepalive ping after 20 s idle (reset by any incoming frame), ping timeout"
-        " 30 s, listen backlog 50. The plain relay uses websockets' defaults (ping every 20 s);"
-        " no server negotiates compression (the client offers none).",
-        "Both Channels servers use the in-memory channel layer (REDIS_URL empty).",
-    ]
+    notes = list(NOTES)
     if args.only:
         servers = [s.strip() for s in args.only.split(",") if s.strip()]
         unknown = [s for s in servers if s not in ALL_SERVERS]

@@ -431,3 +431,41 @@ async def test_a_participant_held_by_a_dead_process_is_reported_lost(room):
     }  # fmt: skip
     assert not await sync_to_async(Presence.objects.filter(user=room.patient).exists)()
     await doctor.disconnect()
+
+
+# --- The doctor's notifications socket ---------------------------------------------------
+
+
+async def test_the_notifications_socket_follows_the_same_admission_rules(room, admin_user):
+    anonymous = await open_socket(path="/ws/notifications/")
+    assert await closed_with(anonymous) == 4401
+    for user in (room.patient, admin_user):
+        socket = await open_socket(user, "/ws/notifications/")
+        assert await closed_with(socket) == 4403
+    foreign = await open_socket(room.doctor, "/ws/notifications/", origin="http://evil.example")
+    assert foreign.connected is False
+
+
+async def test_the_doctor_hears_when_a_patient_is_waiting(room):
+    notices = await open_socket(room.doctor, "/ws/notifications/")
+    assert notices.connected
+    patient, _ = await joined(room.patient, room)
+    notice = await frame(notices)
+    assert notice["type"] == "patient-waiting"
+    assert notice["room"] == room.code
+    assert notice["patient"]["name"] == room.patient.display_name
+    # With the doctor already in the room, there is nobody to call.
+    await patient.disconnect(code=1000)
+    doctor, _ = await joined(room.doctor, room)
+    patient, _ = await joined(room.patient, room)
+    assert await notices.receive_nothing(timeout=0.3)
+    for socket in (notices, doctor, patient):
+        await socket.disconnect()
+
+
+async def test_another_doctor_does_not_hear_about_the_patient(room, other_doctor):
+    notices = await open_socket(other_doctor, "/ws/notifications/")
+    patient, _ = await joined(room.patient, room)
+    assert await notices.receive_nothing(timeout=0.3)
+    await patient.disconnect()
+    await notices.disconnect()

@@ -62,7 +62,8 @@ def axe_violations(page) -> list[dict]:
               resultTypes: ['violations'],
             });
             return r.violations.map(v => ({id: v.id, impact: v.impact, help: v.help,
-              nodes: v.nodes.slice(0, 3).map(n => n.target.join(' ') + ' :: ' + (n.failureSummary || '').slice(0, 160))}));
+              nodes: v.nodes.slice(0, 3).map(
+                n => n.target.join(' ') + ' :: ' + (n.failureSummary || '').slice(0, 160))}));
         }"""
     )
     return [v for v in result if v["impact"] in ("serious", "critical")]

@@ -150,3 +150,65 @@ def test_the_call_recovers_when_the_server_is_killed_and_restarted(
         patient.close()
         server.stop()
     assert Room.objects.get(pk=room.pk).presences.count() == 0
+
+
+def test_the_doctor_sees_a_waiting_patient_without_reloading(browser, daphne_server, consultation):
+    room = consultation
+    from rooms.tests.factories import ConsentFactory
+
+    ConsentFactory(patient=room.patient)
+    doctor = Visit(browser, daphne_server, DESKTOP, **MEDIA)
+    patient = Visit(browser, daphne_server, PHONE, **MEDIA)
+    try:
+        doctor.login("ana@clinica.test", PASSWORD)
+        badge = doctor.page.locator(f'[data-room-code="{room.code}"] .waiting-badge')
+        assert badge.is_hidden()
+        patient.login("carlos@clinica.test", PASSWORD)
+        patient.goto(reverse("rooms:join", args=[room.code]))
+        join(patient)
+        badge.wait_for(state="visible", timeout=15_000)
+        toast = doctor.page.locator(".mc-toast-stack")
+        toast.wait_for(state="visible")
+        assert "Carlos Pereira" in toast.inner_text()
+        check_page(doctor, "doctor-dashboard-patient-waiting", "1440")
+    finally:
+        doctor.close()
+        patient.close()
+
+
+DENY_CAMERA = """
+  const real = navigator.mediaDevices.getUserMedia.bind(navigator.mediaDevices);
+  navigator.mediaDevices.getUserMedia = (c) => c && c.video
+    ? Promise.reject(new DOMException('Permission denied', 'NotAllowedError'))
+    : real(c);
+"""
+
+
+def test_a_blocked_camera_gets_plain_help_and_the_audio_only_path(
+    browser, daphne_server, consultation
+):
+    room = consultation
+    from rooms.tests.factories import ConsentFactory
+
+    ConsentFactory(patient=room.patient)
+    patient = Visit(browser, daphne_server, PHONE, **MEDIA)
+    try:
+        # The browser refuses the camera, as after a user's "Block".
+        patient.context.add_init_script(DENY_CAMERA)
+        patient.login("carlos@clinica.test", PASSWORD)
+        patient.goto(reverse("rooms:join", args=[room.code]))
+        help_box = patient.page.locator("#media-help")
+        help_box.wait_for(state="visible")
+        assert "bloqueou a câmera" in help_box.inner_text()
+        assert "Chrome" in patient.page.inner_text("#media-help-steps")
+        assert patient.page.is_disabled("#join-button")
+        shoot_both_widths(patient, "call-prejoin-camera-blocked")
+        patient.page.click("#join-audio-button")
+        patient.page.locator("#call").wait_for(state="visible")
+        wait_until(patient.page, "document.getElementById('local-tile').dataset.video === 'off'")
+        wait_until(
+            patient.page, "document.getElementById('peer-status').dataset.status === 'waiting'"
+        )
+        shoot_both_widths(patient, "call-audio-only-patient")
+    finally:
+        patient.close()
