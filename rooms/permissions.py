@@ -3,7 +3,7 @@
 from django.db.models import QuerySet
 
 from accounts.models import Role, User
-from accounts.permissions import has_role, patients_visible_to
+from accounts.permissions import has_role, patients_editable_by
 
 from .models import Room
 
@@ -30,10 +30,14 @@ def rooms_joinable_by(user) -> QuerySet[Room]:
 
 
 def patients_for_new_room(user) -> QuerySet[User]:
-    """Active patients a doctor may open a room for: those the doctor may see."""
+    """Active patients a doctor may open a room for: those they are responsible for.
+
+    A doctor who once had a room with a patient still sees that patient's
+    history after a reassignment, but new consultations go to the new doctor.
+    """
     if not has_role(user, Role.DOCTOR):
         return User.objects.none()
-    return patients_visible_to(user).filter(is_active=True)
+    return patients_editable_by(user).filter(is_active=True)
 
 
 def can_join_room(user, room: Room) -> bool:

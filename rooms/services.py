@@ -225,14 +225,19 @@ def consent_accept(
     existing = consent_current(patient=patient)
     if existing:
         return existing
-    return TelemedicineConsent.objects.create(
-        patient=patient,
-        version=consent.TERM_VERSION,
-        text_hash=consent.term_hash(),
-        accepted_at=timezone.now(),
-        ip_address=ip_address or None,
-        user_agent=(user_agent or "")[:500],
-    )
+    try:
+        with transaction.atomic():
+            return TelemedicineConsent.objects.create(
+                patient=patient,
+                version=consent.TERM_VERSION,
+                text_hash=consent.term_hash(),
+                accepted_at=timezone.now(),
+                ip_address=ip_address or None,
+                user_agent=(user_agent or "")[:500],
+            )
+    except IntegrityError:
+        # A double click: the other request stored it first.
+        return consent_current(patient=patient)
 
 
 def access_revoke(*, user_id: int, session_key: str = "") -> None:

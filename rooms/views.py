@@ -17,7 +17,12 @@ from accounts.services import invitation_path, invitation_pending
 from . import consent, ice, services
 from .forms import ConsentForm
 from .models import RoomStatus
-from .permissions import patients_for_new_room, rooms_joinable_by, rooms_visible_to
+from .permissions import (
+    can_open_room_for,
+    patients_for_new_room,
+    rooms_joinable_by,
+    rooms_visible_to,
+)
 from .selectors import past_consultations
 from .strings import call_strings
 
@@ -105,13 +110,14 @@ class ConsentView(RoomMixin, RoleRequiredMixin, FormView):
         )
 
     def form_valid(self, form):
+        room = self.room  # a room that is not theirs is a 404 before anything is stored
         services.consent_accept(
             patient=self.request.user,
             ip_address=client_ip(self.request),
             user_agent=self.request.META.get("HTTP_USER_AGENT", ""),
         )
         messages.success(self.request, _("Thank you. You can join the call now."))
-        return redirect("rooms:join", code=self.room.code)
+        return redirect("rooms:join", code=room.code)
 
 
 class RoomFinishView(RoomMixin, RoleRequiredMixin, View):
@@ -137,4 +143,9 @@ class RoomSummaryView(RoleRequiredMixin, DetailView):
     def get_queryset(self):
         return rooms_visible_to(self.request.user).select_related(
             "doctor__doctor_profile", "patient__patient_profile", "ended_by"
+        )
+
+    def get_context_data(self, **kwargs):
+        return super().get_context_data(
+            can_open=can_open_room_for(self.request.user, self.object.patient), **kwargs
         )

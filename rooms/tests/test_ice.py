@@ -74,8 +74,9 @@ def test_turn_credentials_expire_after_the_ttl_and_name_the_user(with_turn):
 
 
 def test_turn_credentials_match_a_known_vector():
-    # Computed independently with:
-    #   printf '%s' "1700003600:42" | openssl dgst -sha1 -hmac "coturn-shared-secret" -binary | base64
+    # Computed independently with OpenSSL:
+    #   printf '%s' "1700003600:42" \
+    #     | openssl dgst -sha1 -hmac "coturn-shared-secret" -binary | base64
     credentials = ice.turn_credentials(user_id=42, secret=SECRET, ttl=3600, now=1_700_000_000)
 
     assert credentials == {

@@ -438,7 +438,9 @@ def test_server_beat_creates_then_refreshes_the_heartbeat(db, clock):
 
 
 def _term_file() -> Path:
-    return Path(settings.BASE_DIR) / "templates" / "rooms" / "consent" / f"{consent.TERM_VERSION}.html"
+    return (
+        Path(settings.BASE_DIR) / "templates" / "rooms" / "consent" / f"{consent.TERM_VERSION}.html"
+    )
 
 
 def test_consent_accept_stores_the_term_hash_time_ip_and_browser(patient, clock):
@@ -493,3 +495,23 @@ def test_consent_belongs_to_one_patient(patient, other_patient):
     services.consent_accept(patient=patient, ip_address="203.0.113.9", user_agent="A")
 
     assert services.consent_current(patient=other_patient) is None
+
+
+@pytest.mark.django_db
+def test_a_double_submitted_consent_returns_the_stored_one(consented_patient, monkeypatch):
+    # The second request of a double click passes the "already accepted?" check
+    # before the first one has stored its row; the unique constraint stops it.
+    stored = consented_patient.telemedicine_consents.get()
+    real = services.consent_current
+    calls = []
+
+    def racing(*, patient):
+        calls.append(1)
+        return None if len(calls) == 1 else real(patient=patient)
+
+    monkeypatch.setattr(services, "consent_current", racing)
+    result = services.consent_accept(
+        patient=consented_patient, ip_address="10.0.0.1", user_agent="x"
+    )
+    assert result == stored
+    assert consented_patient.telemedicine_consents.count() == 1

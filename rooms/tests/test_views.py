@@ -8,7 +8,9 @@ from html.parser import HTMLParser
 from urllib.parse import parse_qs, quote, urlsplit
 
 import pytest
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import formats, timezone, translation
 
@@ -96,44 +98,43 @@ def shown(value) -> str:
         return formats.date_format(timezone.localtime(value), "SHORT_DATETIME_FORMAT")
 
 
-class Element:
-    """One element of a page: its tags (with attributes) and its text."""
+class Element(HTMLParser):
+    """One element of a page (the whole page without an id): its tags and its text."""
 
     VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source"}
 
     def __init__(self, html: str, element_id: str | None = None):
+        super().__init__()
+        self.element_id = element_id
+        self.depth = 0 if element_id else 1
         self.tags: list[tuple[str, dict]] = []
         self._text: list[str] = []
-        depth = 0 if element_id else 1
-        void = self.VOID
-
-        class Parser(HTMLParser):
-            def handle_starttag(parser, tag, attrs):
-                nonlocal depth
-                attrs = dict(attrs)
-                if not depth and attrs.get("id") != element_id:
-                    return
-                self.tags.append((tag, attrs))
-                if tag not in void:
-                    depth += 1
-
-            def handle_endtag(parser, tag):
-                nonlocal depth
-                if depth and tag not in void and element_id:
-                    depth -= 1
-
-            def handle_data(parser, data):
-                if depth:
-                    self._text.append(data)
-
-        Parser().feed(html)
+        self.feed(html)
+        self.close()
         self.found = bool(self.tags)
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if not self.depth and attrs.get("id") != self.element_id:
+            return
+        self.tags.append((tag, attrs))
+        if tag not in self.VOID:
+            self.depth += 1
+
+    def handle_endtag(self, tag):
+        if self.element_id and self.depth and tag not in self.VOID:
+            self.depth -= 1
+
+    def handle_data(self, data):
+        if self.depth:
+            self._text.append(data)
 
     @property
     def text(self) -> str:
         return " ".join(" ".join(self._text).split())
 
     def find(self, tag: str, **attrs) -> list[dict]:
+        """The attributes of each `tag` with these attributes (data_x means data-x)."""
         return [
             a
             for t, a in self.tags
@@ -153,6 +154,13 @@ def call_config(response) -> dict:
     )
     assert match, "no call-config on the page"
     return json.loads(match.group(1))
+
+
+def item_html(response, code: str) -> str:
+    """The dashboard's list item of one room."""
+    html = response.content.decode()
+    start = html.rindex("<li", 0, html.index(f'data-room-code="{code}"'))
+    return html[start : html.index("</li>", start)]
 
 
 # --- Opening a room -------------------------------------------------------------------
@@ -265,9 +273,7 @@ def test_the_consent_page_shows_the_term(client, doctor, patient):
     assert response.context["version"] == consent.TERM_VERSION
 
 
-def test_consent_without_ticking_the_box_shows_an_error_and_stores_nothing(
-    client, doctor, patient
-):
+def test_consent_without_ticking_the_box_shows_an_error_and_stores_nothing(client, doctor, patient):
     room = RoomFactory(doctor=doctor, patient=patient)
 
     response = login(client, patient).post(reverse("rooms:consent", args=[room.code]), {})
@@ -300,10 +306,6 @@ def test_ticking_the_box_records_the_consent_and_goes_back_to_the_call(client, d
     assert client.get(join_path(room)).status_code == 200
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="rooms/views.py ConsentView.form_valid stores the consent before self.room 404s",
-)
 def test_a_consent_post_to_someone_elses_room_changes_nothing(client, other_doctor):
     stranger = PatientFactory(doctor=other_doctor)
     room = RoomFactory()
@@ -407,9 +409,7 @@ def test_following_the_invitation_link_lands_the_patient_in_the_call(client, doc
     landing = visitor.get(f"{parts.path}?{parts.query}")
     assert landing.status_code == 302
     assert landing.url.endswith("/choose-password/")
-    done = visitor.post(
-        landing.url, {"new_password1": NEW_PASSWORD, "new_password2": NEW_PASSWORD}
-    )
+    done = visitor.post(landing.url, {"new_password1": NEW_PASSWORD, "new_password2": NEW_PASSWORD})
 
     assert done.status_code == 302
     assert done.url == join_path(room)
@@ -536,6 +536,21 @@ def test_a_summary_without_a_call_says_it_was_not_billable(client, room):
     assert "No: they never were in the call together" in text
 
 
+def test_the_summary_offers_no_new_room_for_a_patient_the_doctor_can_no_longer_open_for(
+    client, room
+):
+    end(room, by=room.doctor)
+    room.patient.is_active = False
+    room.patient.save(update_fields=["is_active"])
+    create = reverse("rooms:create", args=[room.patient.pk])
+    login(client, room.doctor)
+    assert client.post(create).status_code == 404
+
+    response = client.get(reverse("rooms:summary", args=[room.code]))
+
+    assert not page(response).find("form", action=create)
+
+
 @pytest.mark.parametrize(("viewer", "status"), [("other_doctor", 404), ("patient", 403)])
 def test_the_summary_is_the_doctors_and_the_admins(client, people, room, viewer, status):
     end(room, by=room.doctor)
@@ -596,12 +611,12 @@ def test_the_doctors_dashboard_lists_open_rooms_and_who_is_in(client, doctor, ro
     assert codes == {room.code, other.code}
     assert ended.code not in codes and someone_elses.code not in codes
     assert block.find("a", href=join_path(room))
-    waiting = Element(_item_html(response, room.code))
+    waiting = Element(item_html(response, room.code))
     badge = waiting.find("span", **{"class": "badge bg-success waiting-badge ms-1"})
     assert badge and "hidden" not in badge[0]
     assert "Waiting for you" in waiting.text
     assert room.patient.get_full_name() in waiting.text
-    nobody = Element(_item_html(response, other.code))
+    nobody = Element(item_html(response, other.code))
     assert "hidden" in nobody.find("span", **{"class": "badge bg-success waiting-badge ms-1"})[0]
 
 
@@ -611,7 +626,7 @@ def test_the_doctors_dashboard_says_when_both_are_in_the_call(client, doctor, ro
 
     response = login(client, doctor).get(reverse("dashboard"))
 
-    item = Element(_item_html(response, room.code))
+    item = Element(item_html(response, room.code))
     assert "In the call" in item.text
     assert "you are in" in item.text
 
@@ -649,9 +664,6 @@ def test_the_patients_dashboard_without_open_rooms_says_so(client, room):
 def test_the_doctors_dashboard_queries_do_not_grow_with_open_rooms(
     client, doctor, room, django_assert_max_num_queries
 ):
-    from django.db import connection
-    from django.test.utils import CaptureQueriesContext
-
     login(client, doctor)
     presence(room, room.patient)
     with CaptureQueriesContext(connection) as one:
@@ -666,12 +678,6 @@ def test_the_doctors_dashboard_queries_do_not_grow_with_open_rooms(
     assert len(response.context["open_rooms"]) == 6
 
 
-def _item_html(response, code: str) -> str:
-    html = response.content.decode()
-    start = html.index(f'data-room-code="{code}"')
-    return html[start : html.index("</li>", start)]
-
-
 # --- The patient's page ----------------------------------------------------------------
 
 
@@ -680,9 +686,7 @@ def test_the_patient_page_shows_consent_consultations_and_the_open_a_room_button
 ):
     ended = end(RoomFactory(doctor=doctor, patient=room.patient), by=doctor)
 
-    response = login(client, doctor).get(
-        reverse("accounts:patient_detail", args=[room.patient.pk])
-    )
+    response = login(client, doctor).get(reverse("accounts:patient_detail", args=[room.patient.pk]))
 
     assert response.status_code == 200
     block = page(response, "consultations")
