@@ -1081,7 +1081,7 @@ def run_one(server: Server, scenario: str, fixtures: list[dict], sz: Sizes) -> d
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="small sizes, a ~30 s smoke test")
+    parser.add_argument("--quick", action="store_true", help="small sizes: a smoke test")
     parser.add_argument("--only", default="", help="comma-separated servers: app,bare,plain")
     parser.add_argument(
         "--scenarios", default="", help="comma-separated scenarios: stress,capacity,burst"

@@ -62,21 +62,33 @@ def participant(user, *, audio=True, video=True) -> dict:
 
 
 @database_sync_to_async
-def _admit(user, code):
-    """Decide admission: (close code or 0, room)."""
+def _admit_and_join(user, code, channel_name, session_key):
+    """Decide admission and record presence in one trip to the database thread.
+
+    Returns (close code or 0, room, Join). Admission is decided once, here.
+    """
     room = (
         Room.objects.select_related("doctor__doctor_profile", "patient").filter(code=code).first()
     )
     if room is None:
-        return CLOSE_NO_ROOM, None
+        return CLOSE_NO_ROOM, None, None
     if user.pk not in (room.doctor_id, room.patient_id) or user.role == Role.ADMIN:
-        return CLOSE_FORBIDDEN, None
+        return CLOSE_FORBIDDEN, None, None
     if room.status != RoomStatus.OPEN:
-        return CLOSE_ENDED, None
+        return CLOSE_ENDED, None, None
     if user.role == Role.PATIENT and services.consent_current(patient=user) is None:
         # The call cannot start before the patient accepted the telemedicine term.
-        return CLOSE_FORBIDDEN, None
-    return 0, room
+        return CLOSE_FORBIDDEN, None, None
+    join = services.presence_join(
+        room_id=room.pk,
+        user=user,
+        channel_name=channel_name,
+        server_id=SERVER_ID,
+        session_key=session_key,
+    )
+    if join.ended:
+        return CLOSE_ENDED, None, None
+    return 0, room, join
 
 
 class SignalingConsumer(AsyncWebsocketConsumer):
@@ -94,76 +106,67 @@ class SignalingConsumer(AsyncWebsocketConsumer):
         user = self.scope.get("user")
         if user is None or not user.is_authenticated or not user.is_active:
             return await self.close(CLOSE_NOT_LOGGED_IN)
-        self.user = user
         translation.activate(settings.LANGUAGE_CODE)
-        refusal, room = await _admit(user, self.scope["url_route"]["kwargs"]["code"])
+        session = self.scope.get("session")
+        session_key = (session.session_key if session is not None else "") or ""
+        await heartbeat.ensure_running()
+        refusal, room, join = await _admit_and_join(
+            user, self.scope["url_route"]["kwargs"]["code"], self.channel_name, session_key
+        )
         if refusal:
             return await self.close(refusal)
         # The room's copy of the user comes with the profile `display_name` needs.
         self.user = user = room.doctor if user.pk == room.doctor_id else room.patient
         self.room_id = room.pk
-        self.group = services.room_group(room.pk)
         self.tokens = BUCKET_CAPACITY
         self.last_refill = time.monotonic()
         self.refused_in_a_row = 0
-        session = self.scope.get("session")
-        self.groups_joined = [self.group, services.user_group(user.pk)]
-        if session is not None and session.session_key:
-            self.groups_joined.append(services.session_group(session.session_key))
-        for group in self.groups_joined:
-            await self.channel_layer.group_add(group, self.channel_name)
-        await heartbeat.ensure_running()
-        join = await database_sync_to_async(services.presence_join)(
-            room_id=room.pk, user=user, channel_name=self.channel_name, server_id=SERVER_ID
-        )
-        if join.ended:
-            return await self.close(CLOSE_ENDED)
+        self.me = participant(user)
+        layer = self.channel_layer
         if join.replaced_channel:
-            await self.channel_layer.send(join.replaced_channel, {"type": "conn.replaced"})
-            await self.channel_layer.group_send(
-                self.group,
-                {"type": "peer.left", "id": user.pk, "reason": "replaced",
-                 "channel": join.replaced_channel},
-            )  # fmt: skip
-        peers = [participant(p.user, audio=p.audio, video=p.video) for p in join.peers]
+            await layer.send(join.replaced_channel, {"type": "conn.replaced"})
+        for peer in join.peers:
+            if join.replaced_channel:
+                await layer.send(
+                    peer.channel_name,
+                    {"type": "peer.left", "id": user.pk, "reason": "replaced",
+                     "channel": join.replaced_channel},
+                )  # fmt: skip
         if join.peers:
             self.peer_channel, self.peer_id = join.peers[0].channel_name, join.peers[0].user_id
-        self.me = participant(user)
         await self.send_json(
             {
                 "type": "welcome",
                 "self": self.me,
-                "peers": peers,
+                "peers": [participant(p.user, audio=p.audio, video=p.video) for p in join.peers],
                 "polite": user.role == Role.PATIENT,
                 "ice_servers": ice.ice_servers_for(user),
                 "room": {"code": room.code, "status": room.status},
             }
         )
-        await self.channel_layer.group_send(
-            self.group, {"type": "peer.joined", "peer": self.me, "channel": self.channel_name}
-        )
+        for peer in join.peers:
+            await layer.send(
+                peer.channel_name,
+                {"type": "peer.joined", "peer": self.me, "channel": self.channel_name},
+            )
         if user.role == Role.PATIENT and not join.peers:
-            await self.channel_layer.group_send(
+            await layer.group_send(
                 services.notify_group(room.doctor_id),
                 {"type": "patient.waiting", "room": room.code, "patient": self.me},
             )
 
     async def disconnect(self, code):
-        if self.room_id is None:
+        if self.room_id is None or self.replaced:
             return
-        for group in self.groups_joined:
-            await self.channel_layer.group_discard(group, self.channel_name)
-        if self.replaced:
-            return
-        left = await database_sync_to_async(services.presence_leave)(
+        others = await database_sync_to_async(services.presence_leave)(
             room_id=self.room_id, user_id=self.user.pk, channel_name=self.channel_name
         )
-        if left:
-            # A close frame (1000 going away, 1001 navigating) is a clean leave;
-            # anything else (1006: the connection just died) is a lost peer.
-            reason = "left" if code in (1000, 1001) or self.closing else "lost"
-            await self.channel_layer.group_send(
-                self.group,
+        # A close frame (1000 going away, 1001 navigating) is a clean leave;
+        # anything else (1006: the connection just died) is a lost peer.
+        reason = "left" if code in (1000, 1001) or self.closing else "lost"
+        for channel in others or ():
+            await self.channel_layer.send(
+                channel,
                 {"type": "peer.left", "id": self.user.pk, "reason": reason,
                  "channel": self.channel_name},
             )  # fmt: skip
@@ -347,11 +350,11 @@ class Heartbeat:
             timeout=dt.timedelta(seconds=self.STALE_AFTER)
         )
         layer = get_channel_layer()
-        for room_id, user_id in swept:
-            await layer.group_send(
-                services.room_group(room_id),
-                {"type": "peer.left", "id": user_id, "reason": "lost", "channel": ""},
-            )
+        for user_id, others in swept:
+            for channel in others:
+                await layer.send(
+                    channel, {"type": "peer.left", "id": user_id, "reason": "lost", "channel": ""}
+                )
 
 
 heartbeat = Heartbeat()

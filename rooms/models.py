@@ -104,6 +104,8 @@ class Presence(models.Model):
     room = models.ForeignKey(Room, on_delete=models.CASCADE, related_name="presences")
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
     channel_name = models.CharField(max_length=200)
+    # The login session the socket came with: logging out closes exactly its sockets.
+    session_key = models.CharField(max_length=40, blank=True, db_index=True)
     server = models.ForeignKey(ServerInstance, on_delete=models.CASCADE, related_name="+")
     audio = models.BooleanField(default=True)
     video = models.BooleanField(default=True)

@@ -26,10 +26,6 @@ CODE_ALPHABET = "23456789abcdefghjkmnpqrstuvwxyz"
 CODE_LENGTH = 12  # 31**12 ≈ 7.9e17 codes: not guessable, not enumerable
 
 
-def room_group(room_id: int) -> str:
-    return f"room.{room_id}"
-
-
 def user_group(user_id: int) -> str:
     return f"user.{user_id}"
 
@@ -76,6 +72,24 @@ def _send_to_group(group: str, message: dict) -> None:
         async_to_sync(layer.group_send)(group, message)
 
 
+def _send_to_channels(channels: list[str], message: dict) -> None:
+    """Direct sends to the sockets named in Presence rows.
+
+    Presence in the database is the room's membership list, so the signaling
+    sockets join no channel-layer group: the in-memory layer walks every group
+    on every receive, and a direct send is what a relay costs at least.
+    """
+    layer = get_channel_layer()
+    if layer is None:
+        return
+
+    async def send_all():
+        for channel in channels:
+            await layer.send(channel, message)
+
+    async_to_sync(send_all)()
+
+
 def room_finalize(*, room: Room, by: User | None) -> bool:
     """End the consultation. Acts once, however often or concurrently it is asked.
 
@@ -96,14 +110,16 @@ def room_finalize(*, room: Room, by: User | None) -> bool:
         changed = _close_overlap(room, now)
         if changed:
             room.save(update_fields=changed)
-        Presence.objects.filter(room=room).delete()
+        present = Presence.objects.filter(room=room)
+        channels = list(present.values_list("channel_name", flat=True))
+        present.delete()
         consultation_finished.send(sender=Room, room=room)
         message = {
             "type": "room.ended",
             "by": {"id": by.pk, "name": by.display_name} if by else None,
             "at": timezone.localtime(now).isoformat(),
         }
-        transaction.on_commit(lambda: _send_to_group(room_group(room.pk), message))
+        transaction.on_commit(lambda: _send_to_channels(channels, message))
     return True
 
 
@@ -136,7 +152,9 @@ def server_beat(*, server_id: str) -> None:
 
 
 @transaction.atomic
-def presence_join(*, room_id: int, user: User, channel_name: str, server_id: str) -> Join:
+def presence_join(
+    *, room_id: int, user: User, channel_name: str, server_id: str, session_key: str = ""
+) -> Join:
     """Record that `user` is in the room through `channel_name` (the newest wins)."""
     room = Room.objects.select_for_update().get(pk=room_id)
     if room.status != RoomStatus.OPEN:
@@ -148,7 +166,12 @@ def presence_join(*, room_id: int, user: User, channel_name: str, server_id: str
     if previous:
         previous.delete()
     Presence.objects.create(
-        room=room, user=user, channel_name=channel_name, server_id=server_id, connected_at=now
+        room=room,
+        user=user,
+        channel_name=channel_name,
+        session_key=session_key,
+        server_id=server_id,
+        connected_at=now,
     )
     peers = list(
         Presence.objects.filter(room=room).exclude(user=user).select_related("user__doctor_profile")
@@ -168,35 +191,42 @@ def presence_join(*, room_id: int, user: User, channel_name: str, server_id: str
 
 
 @transaction.atomic
-def presence_leave(*, room_id: int, user_id: int, channel_name: str) -> bool:
-    """Forget a connection. False when it was already replaced or swept."""
+def presence_leave(*, room_id: int, user_id: int, channel_name: str) -> list[str] | None:
+    """Forget a connection; the channels still in the room, to tell them.
+
+    None when the connection was already replaced or swept (nobody to tell).
+    """
     deleted, _detail = Presence.objects.filter(
         room_id=room_id, user_id=user_id, channel_name=channel_name
     ).delete()
     if not deleted:
-        return False
+        return None
     room = Room.objects.select_for_update().get(pk=room_id)
     now = timezone.now()
     room.last_activity_at = now
     room.save(update_fields=["last_activity_at", *_close_overlap(room, now)])
-    return True
+    return list(Presence.objects.filter(room_id=room_id).values_list("channel_name", flat=True))
 
 
 def presence_set_media(*, channel_name: str, audio: bool, video: bool) -> None:
     Presence.objects.filter(channel_name=channel_name).update(audio=audio, video=video)
 
 
-def presence_sweep_dead_servers(*, timeout: dt.timedelta) -> list[tuple[int, int]]:
-    """Drop presences held by processes whose heartbeat stopped; (room, user) pairs dropped."""
+def presence_sweep_dead_servers(*, timeout: dt.timedelta) -> list[tuple[int, list[str]]]:
+    """Drop presences held by processes whose heartbeat stopped.
+
+    Returns (user id, channels still in that room) for each participant dropped.
+    """
     cutoff = timezone.now() - timeout
     dead = ServerInstance.objects.filter(last_beat_at__lt=cutoff)
     swept = []
-    for presence in Presence.objects.filter(server__in=dead).select_related("room"):
-        if presence_leave(
+    for presence in Presence.objects.filter(server__in=dead):
+        others = presence_leave(
             room_id=presence.room_id, user_id=presence.user_id, channel_name=presence.channel_name
-        ):
-            swept.append((presence.room_id, presence.user_id))
-    ServerInstance.objects.filter(last_beat_at__lt=cutoff, pk__in=dead.values("pk")).exclude(
+        )
+        if others is not None:
+            swept.append((presence.user_id, others))
+    ServerInstance.objects.filter(last_beat_at__lt=cutoff).exclude(
         pk__in=Presence.objects.values("server_id")
     ).delete()
     return swept
@@ -241,6 +271,16 @@ def consent_accept(
 
 
 def access_revoke(*, user_id: int, session_key: str = "") -> None:
-    """Close the sockets of a session (logout) or of a user (deactivated, role changed)."""
+    """Close the sockets of a session (logout) or of a user (deactivated, role changed).
+
+    Call sockets are found through their Presence rows; the doctor's
+    notification socket listens on the session and user groups.
+    """
+    present = Presence.objects.filter(user_id=user_id)
+    if session_key:
+        present = present.filter(session_key=session_key)
+    _send_to_channels(
+        list(present.values_list("channel_name", flat=True)), {"type": "access.revoked"}
+    )
     group = session_group(session_key) if session_key else user_group(user_id)
     _send_to_group(group, {"type": "access.revoked"})

@@ -222,7 +222,13 @@ def test_room_finalize_tells_the_room_only_after_commit(
     room, doctor, monkeypatch, django_capture_on_commit_callbacks
 ):
     sent = []
-    monkeypatch.setattr(services, "_send_to_group", lambda group, message: sent.append(group))
+    monkeypatch.setattr(
+        services, "_send_to_channels", lambda channels, message: sent.append((channels, message))
+    )
+    services.server_beat(server_id="s1")
+    services.presence_join(
+        room_id=room.pk, user=room.patient, channel_name="c.patient", server_id="s1"
+    )
 
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         services.room_finalize(room=room, by=doctor)
@@ -230,7 +236,9 @@ def test_room_finalize_tells_the_room_only_after_commit(
 
     for callback in callbacks:
         callback()
-    assert sent == [services.room_group(room.pk)]
+    assert [(channels, message["type"]) for channels, message in sent] == [
+        (["c.patient"], "room.ended")
+    ]
 
 
 @pytest.mark.django_db(transaction=True)
@@ -337,7 +345,7 @@ def test_the_call_starts_when_both_are_present_and_never_moves_later(room, clock
     assert room.call_started_at == met_at
 
     clock.advance(60)
-    assert leave(room, patient, "c.patient") is True
+    assert leave(room, patient, "c.patient") == ["c.doctor"]
     clock.advance(30)
     again = join(room, patient, "c.patient.2")
 
@@ -381,11 +389,11 @@ def test_joining_again_replaces_the_old_connection(room, clock):
     assert channels == {"c.doctor", "c.tab2"}
     # The replaced tab's goodbye neither removes the new connection nor stops the clock.
     clock.advance(30)
-    assert leave(room, patient, "c.tab1") is False
+    assert leave(room, patient, "c.tab1") is None  # replaced: nobody to tell
     room.refresh_from_db()
     assert room.both_present_since == T0
     clock.advance(30)
-    assert leave(room, patient, "c.tab2") is True
+    assert leave(room, patient, "c.tab2") == ["c.doctor"]
     room.refresh_from_db()
     assert room.both_present_seconds == 90
 
@@ -417,7 +425,8 @@ def test_presences_held_by_a_dead_server_are_swept(room, clock):
 
     swept = services.presence_sweep_dead_servers(timeout=dt.timedelta(minutes=1))
 
-    assert swept == [(room.pk, room.patient.pk)]
+    doctor_channel = Presence.objects.get(user=room.doctor).channel_name
+    assert swept == [(room.patient.pk, [doctor_channel])]
     assert list(Presence.objects.values_list("user", flat=True)) == [room.doctor.pk]
     assert set(ServerInstance.objects.values_list("id", flat=True)) == {"alive"}
     room.refresh_from_db()

@@ -157,6 +157,15 @@ function newPeerConnection(iceServers) {
   // addTrack; ones made by addTransceiver would be duplicated instead.
   const stream = state.stream || new MediaStream();
   for (const track of stream.getTracks()) pc.addTrack(track, stream);
+  if (!state.polite) {
+    // The impolite side (the doctor) makes the first offer, so it must ask to
+    // receive what it does not send (joined without camera or microphone).
+    for (const kind of ["audio", "video"]) {
+      if (!stream.getTracks().some((t) => t.kind === kind)) {
+        pc.addTransceiver(kind, { direction: "recvonly" });
+      }
+    }
+  }
   pc.ontrack = ({ track, streams }) => {
     const video = $("remote-video");
     video.srcObject = streams[0] || new MediaStream([track]);

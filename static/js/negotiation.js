@@ -14,7 +14,14 @@ export class PerfectNegotiation {
     this.ignoreOffer = false;
     this.isSettingRemoteAnswerPending = false;
     this.queue = Promise.resolve();
-    pc.onnegotiationneeded = () => this.negotiate();
+    pc.onnegotiationneeded = () => {
+      // The impolite peer makes the first offer and the polite one answers it.
+      // Glare is still handled below, but avoiding it on the first exchange
+      // matters: Chromium can lose the ICE candidates of an offer the polite
+      // side rolls back, and the call then never connects.
+      if (this.polite && !pc.remoteDescription) return;
+      this.negotiate();
+    };
     pc.onicecandidate = ({ candidate }) => {
       if (candidate) this.send({ candidate: candidate.toJSON ? candidate.toJSON() : candidate });
     };

@@ -235,6 +235,24 @@ function single({ polite, ...options }) {
   return { pc, sent, log, negotiation, activity: pc.activity };
 }
 
+// The first offer is the impolite peer's: the polite one ignores its own
+// negotiationneeded until it has a remote description. In Chromium, when the
+// polite side rolled back its own first offer on glare, the ICE candidates it
+// was gathering could be lost and the call never connected; avoiding glare on
+// the first exchange fixes that. Glare is still handled, for later
+// renegotiations. So to test the polite side's own offers, first let it answer
+// the doctor's first offer.
+async function politeAfterFirstExchange(options = {}) {
+  const side = single({ polite: true, ...options });
+  assert.equal(await side.negotiation.handle(offer("v=0 doctor first offer")), "applied");
+  await side.activity.idle();
+  assert.equal(side.pc.signalingState, "stable");
+  assert.deepEqual(side.sent.filter((m) => m.description).map((m) => m.description.type), ["answer"]);
+  side.sent.length = 0;
+  side.pc.calls.length = 0;
+  return side;
+}
+
 const offer = (sdp = "v=0 remote offer") => ({ description: { type: "offer", sdp } });
 const answer = (sdp = "v=0 remote answer") => ({ description: { type: "answer", sdp } });
 const candidate = (c = "candidate:remote:0") => ({ candidate: { candidate: c, sdpMid: "0", sdpMLineIndex: 0 } });
@@ -272,6 +290,24 @@ function pair({ latency = 1, patient = {}, doctor = {} } = {}) {
   return { ...sides, activity };
 }
 
+// Two peers after the first exchange, which the doctor starts (see above);
+// calls and results are cleared so a test sees only what follows.
+async function connected(options) {
+  const peers = pair(options);
+  peers.doctor.pc.requestNegotiation();
+  await peers.activity.idle();
+  assertConverged(peers);
+  assert.equal(peers.doctor.pc.localDescription.type, "offer");
+  for (const side of [peers.patient, peers.doctor]) {
+    side.pc.calls.length = 0;
+    side.results.length = 0;
+  }
+  return peers;
+}
+
+const descriptionCalls = (side) => side.pc.calls.filter(([m]) => m !== "addIceCandidate").map(([m, t]) => `${m} ${t}`);
+const received = (side) => side.results.filter(([type]) => type === "offer" || type === "answer");
+
 // Both stable, each one's local description is the other's remote one, every
 // candidate gathered for the descriptions in force reached the other side
 // under the matching remote description, and nothing was logged.
@@ -304,6 +340,33 @@ describe("PerfectNegotiation, one side", () => {
     assert.deepEqual(log, []);
   });
 
+  test("the polite peer's negotiationneeded before any remote description sends nothing", async () => {
+    const { pc, sent, log, activity } = single({ polite: true });
+    pc.requestNegotiation();
+    await activity.idle();
+    assert.equal(pc.remoteDescription, null);
+    assert.equal(pc.signalingState, "stable");
+    assert.ok(!pc.calls.some(([m]) => m === "sld"), "the polite peer started an offer of its own");
+    assert.deepEqual(sent, []);
+    assert.deepEqual(log, []);
+  });
+
+  test("the impolite peer's first negotiationneeded, with no remote description, sends an offer", async () => {
+    const { pc, sent, log, activity } = single({ polite: false });
+    let remoteAtEvent;
+    const handler = pc.onnegotiationneeded;
+    pc.onnegotiationneeded = () => {
+      remoteAtEvent = pc.remoteDescription;
+      handler();
+    };
+    pc.requestNegotiation();
+    await activity.idle();
+    assert.equal(remoteAtEvent, null);
+    assert.equal(pc.signalingState, "have-local-offer");
+    assert.deepEqual(sent.filter((m) => m.description), [{ description: { type: "offer", sdp: pc.localDescription.sdp } }]);
+    assert.deepEqual(log, []);
+  });
+
   test("local candidates are sent as plain toJSON() data; the end-of-candidates null is not", async () => {
     const { pc, sent, activity } = single({ polite: false });
     pc.requestNegotiation();
@@ -326,17 +389,23 @@ describe("PerfectNegotiation, one side", () => {
     assert.deepEqual(log, []);
   });
 
-  test("the answer to our offer is applied and nothing is sent back", async () => {
-    const { pc, sent, negotiation, activity, log } = single({ polite: true });
-    pc.requestNegotiation();
-    await activity.idle();
-    sent.length = 0;
-    assert.equal(await negotiation.handle(answer()), "applied");
-    assert.equal(pc.signalingState, "stable");
-    assert.equal(pc.remoteDescription.sdp, "v=0 remote answer");
-    assert.deepEqual(sent.filter((m) => m.description), []);
-    assert.deepEqual(log, []);
-  });
+  for (const [who, setup] of [
+    ["the doctor's first offer", async () => single({ polite: false })],
+    ["the patient's renegotiation offer", () => politeAfterFirstExchange()],
+  ]) {
+    test(`the answer to our offer is applied and nothing is sent back (${who})`, async () => {
+      const { pc, sent, negotiation, activity, log } = await setup();
+      pc.requestNegotiation();
+      await activity.idle();
+      assert.equal(pc.signalingState, "have-local-offer");
+      sent.length = 0;
+      assert.equal(await negotiation.handle(answer()), "applied");
+      assert.equal(pc.signalingState, "stable");
+      assert.equal(pc.remoteDescription.sdp, "v=0 remote answer");
+      assert.deepEqual(sent.filter((m) => m.description), []);
+      assert.deepEqual(log, []);
+    });
+  }
 
   test("the impolite peer ignores an offer that collides with its own", async () => {
     const { pc, sent, negotiation, activity } = single({ polite: false });
@@ -369,9 +438,10 @@ describe("PerfectNegotiation, one side", () => {
   });
 
   test("the polite peer rolls its offer back and answers the colliding one", async () => {
-    const { pc, sent, negotiation, activity, log } = single({ polite: true });
+    const { pc, sent, negotiation, activity, log } = await politeAfterFirstExchange();
     pc.requestNegotiation();
     await activity.idle();
+    assert.equal(pc.signalingState, "have-local-offer");
     sent.length = 0;
     assert.equal(await negotiation.handle(offer("v=0 doctor offer")), "applied");
     assert.equal(pc.rollbacks, 1);
@@ -383,7 +453,7 @@ describe("PerfectNegotiation, one side", () => {
   });
 
   test("the polite peer answers an offer that arrives while it is still creating its own", async () => {
-    const { pc, sent, negotiation, activity, log } = single({ polite: true });
+    const { pc, sent, negotiation, activity, log } = await politeAfterFirstExchange();
     const release = pc.block("sld");
     pc.requestNegotiation();
     await ticks(3);
@@ -523,16 +593,61 @@ describe("PerfectNegotiation, two peers", { timeout: 10_000 }, () => {
     assert.equal(peers.patient.pc.rollbacks + peers.doctor.pc.rollbacks, 0);
   });
 
-  test("the patient offers, the doctor answers", async () => {
-    const peers = pair();
+  test("after the first exchange, the patient offers, the doctor answers", async () => {
+    const peers = await connected();
     peers.patient.pc.requestNegotiation();
     await peers.activity.idle();
     assertConverged(peers);
     assert.equal(peers.patient.pc.localDescription.type, "offer");
+    assert.deepEqual(received(peers.doctor), [["offer", "applied"]]);
+    assert.equal(peers.patient.pc.rollbacks + peers.doctor.pc.rollbacks, 0);
   });
 
-  test("glare: both offer at once; the doctor ignores, the patient rolls back and answers", async () => {
+  test("both add tracks at once at the start: only the doctor offers, the patient answers, no glare", async () => {
     const peers = pair();
+    const { patient, doctor } = peers;
+    patient.pc.requestNegotiation();
+    doctor.pc.requestNegotiation();
+    await peers.activity.idle();
+    assertConverged(peers);
+    assert.equal(patient.pc.rollbacks, 0, "the patient rolled an offer back");
+    assert.equal(doctor.pc.rollbacks, 0);
+    // The first exchange: one offer, the doctor's, answered by the patient.
+    // Its own change still not negotiated, the patient then offers it, now
+    // that it has a remote description: a second, glare-free exchange.
+    assert.deepEqual(descriptionCalls(patient), [
+      "srd offer", // the doctor's, before the patient offered anything
+      "sld implicit", // the answer
+      "sld implicit", // negotiationneeded again: its own offer
+      "srd answer",
+    ]);
+    assert.deepEqual(descriptionCalls(doctor), ["sld implicit", "srd answer", "srd offer", "sld implicit"]);
+    assert.deepEqual(received(patient), [["offer", "applied"], ["answer", "applied"]]);
+    assert.deepEqual(received(doctor), [["answer", "applied"], ["offer", "applied"]]);
+  });
+
+  test("after the first exchange the patient renegotiates (adds a track later), and glare is still resolved", async () => {
+    const peers = await connected();
+    const { patient, doctor } = peers;
+    patient.pc.requestNegotiation(); // say, the camera comes on
+    await peers.activity.idle();
+    assertConverged(peers);
+    assert.equal(patient.pc.localDescription.type, "offer");
+    assert.equal(patient.pc.rollbacks, 0);
+    doctor.results.length = 0;
+    patient.results.length = 0;
+    patient.pc.requestNegotiation();
+    doctor.pc.requestNegotiation();
+    await peers.activity.idle();
+    assertConverged(peers);
+    assert.deepEqual(received(doctor)[0], ["offer", "ignored"]);
+    assert.equal(doctor.pc.rollbacks, 0);
+    assert.deepEqual(received(patient)[0], ["offer", "applied"]);
+    assert.equal(patient.pc.rollbacks, 1);
+  });
+
+  test("glare after the first exchange: both offer at once; the doctor ignores, the patient rolls back and answers", async () => {
+    const peers = await connected();
     const { patient, doctor } = peers;
     patient.pc.requestNegotiation();
     doctor.pc.requestNegotiation();
@@ -545,7 +660,7 @@ describe("PerfectNegotiation, two peers", { timeout: 10_000 }, () => {
     // offer again because its change was still not negotiated.
     assert.deepEqual(patient.results[0], ["offer", "applied"]);
     assert.equal(patient.pc.rollbacks, 1);
-    const descriptions = (side) => side.pc.calls.filter(([m]) => m !== "addIceCandidate").map(([m, t]) => `${m} ${t}`);
+    const descriptions = descriptionCalls;
     assert.deepEqual(descriptions(patient), [
       "sld implicit", // its offer
       "srd offer", // the doctor's: implicit rollback
@@ -556,7 +671,7 @@ describe("PerfectNegotiation, two peers", { timeout: 10_000 }, () => {
     assert.deepEqual(descriptions(doctor), ["sld implicit", "srd answer", "srd offer", "sld implicit"]);
   });
 
-  test("glare converges whatever the timing", async () => {
+  test("a start where both want to negotiate converges without glare whatever the timing", async () => {
     let runs = 0;
     for (const latency of [0, 1, 3]) {
       for (const srdTicks of [1, 2, 4]) {
@@ -564,6 +679,42 @@ describe("PerfectNegotiation, two peers", { timeout: 10_000 }, () => {
           for (const stagger of [0, 1, 2, 5]) {
             for (const first of ["patient", "doctor"]) {
               const peers = pair({
+                latency,
+                patient: { srdTicks, sldTicks },
+                doctor: { srdTicks: sldTicks, sldTicks: srdTicks },
+              });
+              const second = first === "patient" ? "doctor" : "patient";
+              peers[first].pc.requestNegotiation();
+              await ticks(stagger);
+              peers[second].pc.requestNegotiation();
+              await peers.activity.idle();
+              const where = `latency ${latency}, srd ${srdTicks}, sld ${sldTicks}, ${first} first by ${stagger}`;
+              try {
+                assertConverged(peers);
+              } catch (err) {
+                err.message = `${where}: ${err.message}`;
+                throw err;
+              }
+              assert.equal(peers.patient.pc.rollbacks + peers.doctor.pc.rollbacks, 0, `${where}: a rollback`);
+              assert.equal(descriptionCalls(peers.patient)[0], "srd offer", `${where}: the patient offered first`);
+              assert.ok(!received(peers.doctor).some(([, r]) => r === "ignored"), `${where}: an offer was ignored`);
+              runs += 1;
+            }
+          }
+        }
+      }
+    }
+    assert.equal(runs, 144);
+  });
+
+  test("glare on renegotiation converges whatever the timing", async () => {
+    let runs = 0;
+    for (const latency of [0, 1, 3]) {
+      for (const srdTicks of [1, 2, 4]) {
+        for (const sldTicks of [1, 3]) {
+          for (const stagger of [0, 1, 2, 5]) {
+            for (const first of ["patient", "doctor"]) {
+              const peers = await connected({
                 latency,
                 patient: { srdTicks, sldTicks },
                 doctor: { srdTicks: sldTicks, sldTicks: srdTicks },
