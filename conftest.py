@@ -17,6 +17,14 @@ def _async_unsafe_only_in_browser_tests(request, monkeypatch):
 
 
 @pytest.fixture(autouse=True)
+def _in_memory_channel_layer(request, settings):
+    """In-process tests use the in-memory layer: a Redis layer's connections are
+    bound to one event loop, and every async test has its own. The Redis layer
+    is exercised by the tests that run real server processes (marker `live`)."""
+    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+
+
+@pytest.fixture(autouse=True)
 def _fast_tests(request, settings, tmp_path):
     # Argon2 is deliberately slow; tests that check hashing ask for it explicitly.
     # Browser tests keep the real hashers: the server in the other process checks them.
