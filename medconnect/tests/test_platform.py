@@ -391,3 +391,21 @@ def test_env_example_copied_to_dot_env_gives_working_settings(settings_only):
     assert engine == "django.db.backends.sqlite3"
     assert name == str(Path(data) / "medconnect.sqlite3")
     assert private == str(Path(data) / "private")
+
+
+@pytest.mark.django_db
+def test_seed_demo_opens_a_room_ready_for_a_call():
+    from io import StringIO
+
+    from rooms.models import Room, TelemedicineConsent
+
+    out = StringIO()
+    call_command("seed_demo", stdout=out)
+    room = Room.objects.get()
+    assert room.status == "open"
+    assert (room.doctor.email, room.patient.email) == (
+        "ana.souza@medconnect.local",
+        "carlos.pereira@example.com",
+    )
+    assert TelemedicineConsent.objects.filter(patient=room.patient).exists()
+    assert f"/r/{room.code}/" in out.getvalue()

@@ -7,6 +7,7 @@ from django.db import transaction
 
 from accounts import services
 from accounts.models import User
+from rooms import services as rooms_services
 
 DEMO_PASSWORD = "medconnect-demo"  # noqa: S105 - printed for the demo on purpose
 
@@ -103,6 +104,11 @@ class Command(BaseCommand):
             if i < len(PATIENTS) - 2:
                 patient.set_password(DEMO_PASSWORD)
                 patient.save(update_fields=["password"])
+            if i == 0:
+                # Carlos has accepted the telemedicine term and has a room open
+                # with Dra. Ana: the demo call is one click away for both.
+                rooms_services.consent_accept(patient=patient, ip_address=None, user_agent="demo")
+                self.demo_room = rooms_services.room_create(doctor=doctor, patient=patient)
 
     def print_logins(self):
         self.stdout.write("")
@@ -116,4 +122,7 @@ class Command(BaseCommand):
         for role, email in rows:
             if User.objects.filter(email=email).exists():
                 self.stdout.write(f"  {role:8} {email}")
+        room = getattr(self, "demo_room", None)
+        if room is not None:
+            self.stdout.write(f"  open consultation room (Ana and Carlos): /r/{room.code}/")
         self.stdout.write("")
