@@ -162,3 +162,24 @@ def test_a_form_with_errors_keeps_what_was_typed(browser, daphne_server, clinic)
         assert re.search("CPF", error.inner_text())
     finally:
         visit.close()
+
+
+def test_dashboard_counters_count_up_unless_the_user_prefers_less_motion(
+    browser, daphne_server, clinic
+):
+    counter = ".stat-value[data-count]"
+    for motion, animates in (("reduce", False), ("no-preference", True)):
+        visit = Visit(browser, daphne_server, WIDTHS["1440"])
+        visit.context.close()
+        visit.context = browser.new_context(viewport=WIDTHS["1440"], reduced_motion=motion)
+        visit.page = visit.context.new_page()
+        try:
+            visit.login("admin@clinica.test", PASSWORD)
+            visit.page.goto(daphne_server.url + "/")
+            first = visit.page.inner_text(counter)
+            visit.page.wait_for_timeout(1200)
+            final = visit.page.inner_text(counter)
+            assert final == "2"  # two active doctors
+            assert (first != final) is animates, (motion, first, final)
+        finally:
+            visit.close()
