@@ -10,6 +10,15 @@ from .selectors import doctor_choices
 from .validators import clean_cpf, clean_phone_e164
 
 
+def apply_service_errors(form, error: ValidationError) -> None:
+    """Show a service's ValidationError next to the fields it names."""
+    if hasattr(error, "error_dict"):
+        for field, errors in error.error_dict.items():
+            form.add_error(field if field in form.fields else None, errors)
+    else:
+        form.add_error(None, error)
+
+
 def _helper(*rows) -> FormHelper:
     helper = FormHelper()
     helper.form_tag = False

@@ -17,7 +17,15 @@ from django.views.decorators.cache import never_cache
 from django.views.generic import DetailView, FormView, TemplateView
 
 from . import services
-from .forms import DoctorForm, PatientForm, PhotoForm, PixKeyForm, ProfileForm, ReassignForm
+from .forms import (
+    DoctorForm,
+    PatientForm,
+    PhotoForm,
+    PixKeyForm,
+    ProfileForm,
+    ReassignForm,
+    apply_service_errors,
+)
 from .models import Role
 from .permissions import (
     RoleRequiredMixin,
@@ -34,15 +42,6 @@ from .permissions import (
 from .selectors import doctor_choices, doctor_list_for, patient_list_for, specialties
 
 PAGE_SIZE = 20
-
-
-def _apply_errors(form, error: ValidationError) -> None:
-    """Show a service's ValidationError next to the fields it names."""
-    if hasattr(error, "error_dict"):
-        for field, errors in error.error_dict.items():
-            form.add_error(field if field in form.fields else None, errors)
-    else:
-        form.add_error(None, error)
 
 
 # --- Authentication ---------------------------------------------------------
@@ -142,7 +141,7 @@ class PersonFormView(RoleRequiredMixin, FormView):
         try:
             person = self.save(form.cleaned_data)
         except ValidationError as error:
-            _apply_errors(form, error)
+            apply_service_errors(form, error)
             return self.form_invalid(form)
         messages.success(self.request, self.success_message % {"name": person.get_full_name()})
         return redirect(self.next_url(person))
@@ -474,6 +473,6 @@ class ProfileView(TemplateView):
                 if name == "photo":
                     form.add_error("photo", error)
                 else:
-                    _apply_errors(form, error)
+                    apply_service_errors(form, error)
         messages.error(request, _("Please correct the errors below."))
         return self.render_to_response(self.get_context_data(forms=forms))

@@ -260,6 +260,9 @@ TURN_TTL_SECONDS = env.int("TURN_TTL_SECONDS", default=6 * 3600)
 # Open rooms with nobody in them for this long are finalized by `finalize_stale_rooms`.
 STALE_ROOM_HOURS = env.float("STALE_ROOM_HOURS", default=12)
 
+# How long an admin's emergency access (break-glass) to one patient's record lasts.
+EMERGENCY_ACCESS_MINUTES = env.int("EMERGENCY_ACCESS_MINUTES", default=30)
+
 # --- Static and private media -------------------------------------------------
 STATIC_URL = "/static/"
 STATIC_ROOT = DATA_DIR / "staticfiles"

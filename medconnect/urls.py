@@ -18,6 +18,7 @@ urlpatterns = [
     *auth_urlpatterns,
     path("", include("accounts.urls")),
     path("", include("rooms.urls")),
+    path("", include("clinical.urls")),
 ]
 
 handler403 = "medconnect.views.error_403"

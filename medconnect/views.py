@@ -12,6 +12,7 @@ from django.views.generic import TemplateView
 from accounts.models import Role
 from accounts.permissions import doctors_visible_to
 from accounts.selectors import patient_list_for, people_counts
+from clinical.selectors import emergency_accesses_seen_by
 from rooms.selectors import open_rooms_for
 
 logger = logging.getLogger(__name__)
@@ -40,6 +41,7 @@ class DashboardView(TemplateView):
             patients = patient_list_for(user=user, status="active")
             context["patient_count"] = patients.count()
             context["recent_patients"] = patients.order_by("-date_joined")[:5]
+            context["emergency_notices"] = emergency_accesses_seen_by(doctor=user)[:5]
         else:
             context["doctor"] = doctors_visible_to(user).select_related("doctor_profile").first()
             context["password_set"] = user.has_usable_password()

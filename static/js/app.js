@@ -68,7 +68,15 @@ function wireAutoSubmit() {
   });
 }
 
+// Print views: <button data-print> (inline handlers are blocked by the CSP).
+function wirePrintButtons() {
+  document.querySelectorAll("[data-print]").forEach((button) => {
+    button.addEventListener("click", () => window.print());
+  });
+}
+
 animateCounters();
+wirePrintButtons();
 wireCopyButtons();
 wireConfirmations();
 wireAutoSubmit();

@@ -1,0 +1,167 @@
+"""Writing and correcting evolutions, emergency access and the access log."""
+
+import datetime as dt
+
+from django.conf import settings
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from accounts.models import Role, User
+from rooms.models import Room
+
+from .models import ClinicalText, EmergencyAccess, Evolution, EvolutionRevision, RecordAccess
+from .permissions import emergency_accesses_active
+from .validators import normalize_icd10, validate_icd10
+
+EMERGENCY_REASON_MIN_LENGTH = 20
+
+
+def _clean_text(*, notes: str, diagnosis: str, diagnosis_code: str, prescription: str) -> dict:
+    text = {
+        "notes": (notes or "").strip(),
+        "diagnosis": (diagnosis or "").strip(),
+        "diagnosis_code": normalize_icd10(diagnosis_code),
+        "prescription": (prescription or "").strip(),
+    }
+    try:
+        validate_icd10(text["diagnosis_code"])
+    except ValidationError as error:
+        raise ValidationError({"diagnosis_code": error.error_list}) from None
+    if not any(text.values()):
+        raise ValidationError(
+            _("Write at least the notes, a diagnosis or a prescription."), code="empty"
+        )
+    return text
+
+
+@transaction.atomic
+def evolution_write(
+    *,
+    doctor: User,
+    patient: User,
+    room: Room | None = None,
+    notes: str = "",
+    diagnosis: str = "",
+    diagnosis_code: str = "",
+    prescription: str = "",
+) -> Evolution:
+    """A new evolution with its first revision. Access is the caller's check (permissions)."""
+    if doctor.role != Role.DOCTOR or patient.role != Role.PATIENT:
+        raise PermissionDenied
+    if room is not None and (room.doctor_id != doctor.pk or room.patient_id != patient.pk):
+        raise ValidationError(
+            {"room": _("That consultation is not between you and this patient.")}, code="room"
+        )
+    text = _clean_text(
+        notes=notes, diagnosis=diagnosis, diagnosis_code=diagnosis_code, prescription=prescription
+    )
+    evolution = Evolution.objects.create(patient=patient, doctor=doctor, room=room, **text)
+    EvolutionRevision.objects.create(evolution=evolution, number=1, author=doctor, **text)
+    return evolution
+
+
+@transaction.atomic
+def evolution_amend(
+    *,
+    evolution: Evolution,
+    author: User,
+    reason: str,
+    notes: str = "",
+    diagnosis: str = "",
+    diagnosis_code: str = "",
+    prescription: str = "",
+) -> Evolution:
+    """A correction: a new revision with the new text; every earlier revision stays."""
+    if author.pk != evolution.doctor_id:
+        raise PermissionDenied
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationError(
+            {"reason": _("Say briefly why you are correcting this evolution.")}, code="reason"
+        )
+    text = _clean_text(
+        notes=notes, diagnosis=diagnosis, diagnosis_code=diagnosis_code, prescription=prescription
+    )
+    current = Evolution.objects.select_for_update().get(pk=evolution.pk)
+    if current.text() == text:
+        raise ValidationError(_("Nothing was changed."), code="unchanged")
+    number = current.revision + 1
+    revision = EvolutionRevision.objects.create(
+        evolution=current, number=number, author=author, reason=reason, **text
+    )
+    Evolution.objects.filter(pk=current.pk).update(
+        revision=number, amended_at=revision.created_at, **text
+    )
+    current.refresh_from_db()
+    return current
+
+
+def revision_changes(revisions: list[EvolutionRevision]) -> list[tuple[EvolutionRevision, list]]:
+    """Each revision (newest first) with the names of the fields it changed from the one before."""
+    ordered = sorted(revisions, key=lambda r: r.number)
+    result = []
+    for before, after in zip([None, *ordered], ordered, strict=False):
+        if before is None:
+            changed = []
+        else:
+            changed = [
+                ClinicalText._meta.get_field(name).verbose_name
+                for name in ClinicalText.TEXT_FIELDS
+                if getattr(before, name) != getattr(after, name)
+            ]
+        result.append((after, changed))
+    return list(reversed(result))
+
+
+def emergency_access_grant(
+    *, admin: User, patient: User, reason: str, ip_address: str | None
+) -> EmergencyAccess:
+    if admin.role != Role.ADMIN or patient.role != Role.PATIENT:
+        raise PermissionDenied
+    reason = " ".join((reason or "").split())
+    if len(reason) < EMERGENCY_REASON_MIN_LENGTH:
+        raise ValidationError(
+            {
+                "reason": _(
+                    "Explain the reason in at least %(count)d characters: it is shown to "
+                    "the patient's doctor and kept in the access log."
+                )
+                % {"count": EMERGENCY_REASON_MIN_LENGTH}
+            },
+            code="reason",
+        )
+    minutes = settings.EMERGENCY_ACCESS_MINUTES
+    return EmergencyAccess.objects.create(
+        admin=admin,
+        patient=patient,
+        reason=reason,
+        ip_address=ip_address or None,
+        expires_at=timezone.now() + dt.timedelta(minutes=minutes),
+    )
+
+
+def record_access_log(
+    *,
+    viewer: User,
+    patient: User,
+    section: str,
+    ip_address: str | None,
+    evolution: Evolution | None = None,
+) -> RecordAccess | None:
+    """Log a view of a patient's record by anyone but the patient themself."""
+    if viewer.pk == patient.pk:
+        return None
+    emergency = None
+    if viewer.role == Role.ADMIN:
+        emergency = emergency_accesses_active(viewer).filter(patient=patient).first()
+    return RecordAccess.objects.create(
+        viewer=viewer,
+        viewer_role=viewer.role,
+        patient=patient,
+        section=section,
+        evolution=evolution,
+        emergency=emergency,
+        ip_address=ip_address or None,
+    )

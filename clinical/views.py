@@ -1,0 +1,458 @@
+import json
+from urllib.parse import urlencode
+
+from django.conf import settings
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.http import Http404, HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, redirect
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.decorators import method_decorator
+from django.utils.formats import date_format
+from django.utils.functional import cached_property
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
+from django.views import View
+from django.views.decorators.cache import never_cache
+from django.views.generic import FormView, TemplateView
+
+from accounts.backends import client_ip
+from accounts.forms import apply_service_errors
+from accounts.models import Role
+from accounts.permissions import RoleRequiredMixin, has_role, patients_visible_to
+from rooms.models import Room
+from rooms.permissions import can_open_room_for, rooms_joinable_by
+from rooms.services import consent_current
+
+from . import selectors, services
+from .forms import (
+    AmendForm,
+    DateRangeForm,
+    EmergencyAccessForm,
+    EvolutionForm,
+    EvolutionPageForm,
+)
+from .models import Evolution, RecordSection
+from .permissions import (
+    can_amend_evolution,
+    can_see_access_log,
+    can_write_evolution,
+    emergency_accesses_active,
+    evolutions_amendable_by,
+    evolutions_visible_to,
+    patients_with_log_visible_to,
+    patients_writable_by,
+    records_readable_by,
+)
+
+TIMELINE_PAGE_SIZE = 20
+LOG_PAGE_SIZE = 50
+CONSULTATIONS_SHOWN = 20
+
+
+class EmergencyAccessRequired(Exception):
+    """An admin opened clinical content without an active emergency access to that patient."""
+
+    def __init__(self, patient_pk: int):
+        self.patient_pk = patient_pk
+
+
+@method_decorator(never_cache, name="dispatch")
+class ClinicalMixin(RoleRequiredMixin):
+    """Clinical pages: scoped lookups, the admin's break-glass detour, and the access log.
+
+    Pages are never cached: a shared computer's back button must not show a
+    record after logout.
+    """
+
+    def dispatch(self, request, *args, **kwargs):
+        try:
+            return super().dispatch(request, *args, **kwargs)
+        except EmergencyAccessRequired as needed:
+            query = urlencode({"next": request.get_full_path()})
+            url = reverse("clinical:emergency_access", args=[needed.patient_pk])
+            return redirect(f"{url}?{query}")
+
+    def _readable_patient(self, pk):
+        user = self.request.user
+        queryset = records_readable_by(user).select_related(
+            "patient_profile__doctor__doctor_profile"
+        )
+        patient = queryset.filter(pk=pk).first()
+        if patient is not None:
+            return patient
+        # Admins see that a record exists (counts and dates); reading it takes a reason.
+        if has_role(user, Role.ADMIN) and patients_visible_to(user).filter(pk=pk).exists():
+            raise EmergencyAccessRequired(pk)
+        raise Http404
+
+    def _visible_evolution(self, pk) -> Evolution:
+        user = self.request.user
+        evolution = (
+            evolutions_visible_to(user)
+            .select_related("patient__patient_profile", "doctor__doctor_profile", "room")
+            .filter(pk=pk)
+            .first()
+        )
+        if evolution is not None:
+            return evolution
+        if has_role(user, Role.ADMIN):
+            patient_pk = Evolution.objects.filter(pk=pk).values_list("patient", flat=True).first()
+            if patient_pk:
+                raise EmergencyAccessRequired(patient_pk)
+        raise Http404
+
+    def log_access(self, patient, section, evolution=None):
+        services.record_access_log(
+            viewer=self.request.user,
+            patient=patient,
+            section=section,
+            evolution=evolution,
+            ip_address=client_ip(self.request),
+        )
+
+
+def _timeline_page(request, patient):
+    paginator = Paginator(selectors.timeline(patient=patient), TIMELINE_PAGE_SIZE)
+    return paginator.get_page(request.GET.get("page"))
+
+
+# --- The chart (doctors; admins with emergency access) -----------------------
+
+
+class ChartView(ClinicalMixin, TemplateView):
+    allowed_roles = (Role.DOCTOR, Role.ADMIN)
+    template_name = "clinical/chart.html"
+
+    def get_context_data(self, **kwargs):
+        user = self.request.user
+        patient = self._readable_patient(self.kwargs["pk"])
+        self.log_access(patient, RecordSection.CHART)
+        emergency = emergency_accesses_active(user).filter(patient=patient).first()
+        return super().get_context_data(
+            patient=patient,
+            page_obj=_timeline_page(self.request, patient),
+            consultations=selectors.consultations(patient=patient)[:CONSULTATIONS_SHOWN],
+            can_write=can_write_evolution(user, patient),
+            can_open_room=can_open_room_for(user, patient),
+            can_see_log=can_see_access_log(user, patient),
+            patient_consent=consent_current(patient=patient),
+            emergency=emergency,
+            emergency_notices=selectors.emergency_accesses_of(patient=patient),
+            **kwargs,
+        )
+
+
+class ChartPrintView(ClinicalMixin, TemplateView):
+    allowed_roles = (Role.DOCTOR, Role.ADMIN)
+    template_name = "clinical/print_record.html"
+
+    def get_context_data(self, **kwargs):
+        patient = self._readable_patient(self.kwargs["pk"])
+        self.log_access(patient, RecordSection.CHART_PRINT)
+        return super().get_context_data(
+            patient=patient,
+            evolutions=selectors.timeline(patient=patient),
+            consultations=selectors.consultations(patient=patient),
+            printed_by=self.request.user,
+            printed_at=timezone.now(),
+            back_url=reverse("clinical:chart", args=[patient.pk]),
+            **kwargs,
+        )
+
+
+# --- Writing and correcting ---------------------------------------------------
+
+
+class EvolutionCreateView(ClinicalMixin, FormView):
+    """The full-page form, from the chart or the consultation summary (?room=<code>)."""
+
+    allowed_roles = (Role.DOCTOR,)
+    form_class = EvolutionPageForm
+    template_name = "clinical/evolution_form.html"
+
+    @cached_property
+    def patient(self):
+        return get_object_or_404(
+            patients_writable_by(self.request.user).select_related("patient_profile"),
+            pk=self.kwargs["pk"],
+        )
+
+    @cached_property
+    def rooms(self):
+        return Room.objects.filter(doctor=self.request.user, patient=self.patient).order_by(
+            "-created_at"
+        )
+
+    def get_form_kwargs(self):
+        return {**super().get_form_kwargs(), "rooms": self.rooms}
+
+    def get_initial(self):
+        # From a consultation's summary, the evolution is linked to that consultation.
+        code = self.request.GET.get("room", "")
+        return {"room": self.rooms.filter(code=code).first() if code else None}
+
+    def get_context_data(self, **kwargs):
+        return super().get_context_data(patient=self.patient, **kwargs)
+
+    def form_valid(self, form):
+        data = dict(form.cleaned_data)
+        try:
+            evolution = services.evolution_write(
+                doctor=self.request.user, patient=self.patient, **data
+            )
+        except ValidationError as error:
+            apply_service_errors(form, error)
+            return self.form_invalid(form)
+        messages.success(self.request, _("Evolution saved in the record."))
+        return redirect(
+            f"{reverse('clinical:chart', args=[self.patient.pk])}#evolution-{evolution.pk}"
+        )
+
+
+class CallEvolutionView(ClinicalMixin, View):
+    """Saves an evolution from the call's side panel (fetch, JSON): the call never reloads."""
+
+    allowed_roles = (Role.DOCTOR,)
+    http_method_names = ["post"]
+
+    def post(self, request, code):
+        room = get_object_or_404(
+            rooms_joinable_by(request.user).select_related("patient"), code=code
+        )
+        form = EvolutionForm(request.POST)
+        if form.is_valid():
+            try:
+                evolution = services.evolution_write(
+                    doctor=request.user, patient=room.patient, room=room, **form.cleaned_data
+                )
+            except ValidationError as error:
+                apply_service_errors(form, error)
+        if form.errors:
+            errors = {field: [str(m) for m in msgs] for field, msgs in form.errors.items()}
+            first = next(iter(errors.values()))[0]
+            return JsonResponse({"errors": errors, "message": first}, status=400)
+        return JsonResponse(
+            {
+                "id": evolution.pk,
+                "written_at": date_format(
+                    timezone.localtime(evolution.created_at), "SHORT_DATETIME_FORMAT"
+                ),
+                "summary": evolution.diagnosis or evolution.notes or evolution.prescription,
+                "url": reverse("clinical:evolution", args=[evolution.pk]),
+                "message": _("Evolution saved in the record."),
+            },
+            status=201,
+        )
+
+
+class EvolutionAmendView(ClinicalMixin, FormView):
+    allowed_roles = (Role.DOCTOR,)
+    form_class = AmendForm
+    template_name = "clinical/evolution_amend.html"
+
+    @cached_property
+    def evolution(self):
+        return get_object_or_404(
+            evolutions_amendable_by(self.request.user).select_related("patient"),
+            pk=self.kwargs["pk"],
+        )
+
+    def get_initial(self):
+        return self.evolution.text()
+
+    def get_context_data(self, **kwargs):
+        return super().get_context_data(
+            evolution=self.evolution, patient=self.evolution.patient, **kwargs
+        )
+
+    def form_valid(self, form):
+        try:
+            services.evolution_amend(
+                evolution=self.evolution, author=self.request.user, **form.cleaned_data
+            )
+        except ValidationError as error:
+            apply_service_errors(form, error)
+            return self.form_invalid(form)
+        messages.success(
+            self.request, _("Correction saved. The earlier text stays in the history.")
+        )
+        return redirect("clinical:evolution", pk=self.evolution.pk)
+
+
+# --- One evolution: history and prescription ---------------------------------
+
+
+class EvolutionDetailView(ClinicalMixin, TemplateView):
+    allowed_roles = (Role.DOCTOR, Role.ADMIN, Role.PATIENT)
+    template_name = "clinical/evolution_detail.html"
+
+    def get_context_data(self, **kwargs):
+        evolution = self._visible_evolution(self.kwargs["pk"])
+        self.log_access(evolution.patient, RecordSection.EVOLUTION, evolution)
+        return super().get_context_data(
+            evolution=evolution,
+            patient=evolution.patient,
+            history=services.revision_changes(selectors.revisions_of(evolution=evolution)),
+            can_amend=can_amend_evolution(self.request.user, evolution),
+            **kwargs,
+        )
+
+
+class PrescriptionPrintView(ClinicalMixin, TemplateView):
+    allowed_roles = (Role.DOCTOR, Role.ADMIN, Role.PATIENT)
+    template_name = "clinical/print_prescription.html"
+
+    def get_context_data(self, **kwargs):
+        evolution = self._visible_evolution(self.kwargs["pk"])
+        if not evolution.prescription:
+            raise Http404
+        self.log_access(evolution.patient, RecordSection.PRESCRIPTION_PRINT, evolution)
+        user = self.request.user
+        back = "clinical:my_record" if user.is_patient else "clinical:chart"
+        return super().get_context_data(
+            evolution=evolution,
+            patient=evolution.patient,
+            printed_at=timezone.now(),
+            back_url=reverse(back)
+            if user.is_patient
+            else reverse(back, args=[evolution.patient_id]),
+            **kwargs,
+        )
+
+
+# --- Emergency access and the access log --------------------------------------
+
+
+class EmergencyAccessView(ClinicalMixin, FormView):
+    """Break-glass: an admin states why they must read one patient's record."""
+
+    allowed_roles = (Role.ADMIN,)
+    form_class = EmergencyAccessForm
+    template_name = "clinical/emergency_access.html"
+
+    @cached_property
+    def patient(self):
+        return get_object_or_404(
+            patients_visible_to(self.request.user).select_related("patient_profile__doctor"),
+            pk=self.kwargs["pk"],
+        )
+
+    def get_context_data(self, **kwargs):
+        return super().get_context_data(
+            patient=self.patient,
+            counts=selectors.record_counts(patient=self.patient),
+            minutes=settings.EMERGENCY_ACCESS_MINUTES,
+            active=emergency_accesses_active(self.request.user)
+            .filter(patient=self.patient)
+            .first(),
+            **kwargs,
+        )
+
+    def form_valid(self, form):
+        try:
+            grant = services.emergency_access_grant(
+                admin=self.request.user,
+                patient=self.patient,
+                reason=form.cleaned_data["reason"],
+                ip_address=client_ip(self.request),
+            )
+        except ValidationError as error:
+            apply_service_errors(form, error)
+            return self.form_invalid(form)
+        until = date_format(timezone.localtime(grant.expires_at), "TIME_FORMAT")
+        messages.warning(
+            self.request,
+            _("Emergency access granted until %(time)s. Every page you open is logged.")
+            % {"time": until},
+        )
+        next_url = self.request.GET.get("next", "")
+        if not url_has_allowed_host_and_scheme(
+            next_url,
+            allowed_hosts={self.request.get_host()},
+            require_https=self.request.is_secure(),
+        ):
+            next_url = reverse("clinical:chart", args=[self.patient.pk])
+        return redirect(next_url)
+
+
+class AccessLogView(ClinicalMixin, TemplateView):
+    allowed_roles = (Role.DOCTOR, Role.ADMIN)
+    template_name = "clinical/access_log.html"
+
+    def get_context_data(self, **kwargs):
+        patient = get_object_or_404(
+            patients_with_log_visible_to(self.request.user), pk=self.kwargs["pk"]
+        )
+        form = DateRangeForm(self.request.GET or None)
+        dates = form.cleaned_data if form.is_valid() else {}
+        entries = selectors.access_log(
+            patient=patient, since=dates.get("since"), until=dates.get("until")
+        )
+        page = Paginator(entries, LOG_PAGE_SIZE).get_page(self.request.GET.get("page"))
+        filters = {name: self.request.GET.get(name, "") for name in ("since", "until")}
+        return super().get_context_data(
+            patient=patient, form=form, page_obj=page, filters=filters, **kwargs
+        )
+
+
+# --- The patient's own record ------------------------------------------------
+
+
+class MyRecordView(ClinicalMixin, TemplateView):
+    allowed_roles = (Role.PATIENT,)
+    template_name = "clinical/my_record.html"
+
+    def get_context_data(self, **kwargs):
+        patient = self.request.user
+        return super().get_context_data(
+            patient=patient,
+            page_obj=_timeline_page(self.request, patient),
+            consultations=selectors.consultations(patient=patient)[:CONSULTATIONS_SHOWN],
+            **kwargs,
+        )
+
+
+class MyRecordPrintView(ClinicalMixin, TemplateView):
+    allowed_roles = (Role.PATIENT,)
+    template_name = "clinical/print_record.html"
+
+    def get_context_data(self, **kwargs):
+        patient = self.request.user
+        return super().get_context_data(
+            patient=patient,
+            evolutions=selectors.timeline(patient=patient),
+            consultations=selectors.consultations(patient=patient),
+            printed_by=patient,
+            printed_at=timezone.now(),
+            back_url=reverse("clinical:my_record"),
+            **kwargs,
+        )
+
+
+class MyRecordExportView(ClinicalMixin, View):
+    """LGPD's right of access: everything the clinic holds about the patient, as JSON."""
+
+    allowed_roles = (Role.PATIENT,)
+
+    def get(self, request):
+        data = selectors.patient_export(patient=request.user)
+        body = json.dumps(data, ensure_ascii=False, indent=2)
+        response = HttpResponse(body, content_type="application/json; charset=utf-8")
+        name = f"medconnect-my-data-{timezone.localdate():%Y-%m-%d}.json"
+        response["Content-Disposition"] = f'attachment; filename="{name}"'
+        return response
+
+
+class MyAccessLogView(ClinicalMixin, TemplateView):
+    """Who opened my record: names and roles, never their addresses."""
+
+    allowed_roles = (Role.PATIENT,)
+    template_name = "clinical/my_access_log.html"
+
+    def get_context_data(self, **kwargs):
+        entries = selectors.access_log(patient=self.request.user)
+        page = Paginator(entries, LOG_PAGE_SIZE).get_page(self.request.GET.get("page"))
+        return super().get_context_data(page_obj=page, **kwargs)
