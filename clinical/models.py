@@ -8,6 +8,7 @@ history and log tables refuse updates in the database itself (migration 0002).
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.db import models
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Role
@@ -89,7 +90,8 @@ class Evolution(ClinicalText, NoDeleteModel):
         blank=True,
         verbose_name=_("consultation"),
     )
-    created_at = models.DateTimeField(_("written at"), auto_now_add=True)
+    # A default rather than auto_now_add, so imported or demo history keeps its dates.
+    created_at = models.DateTimeField(_("written at"), default=timezone.now, editable=False)
     # The latest revision's number and time, kept here so a timeline of any
     # length shows "amended" without a query per row.
     revision = models.PositiveIntegerField(_("revision"), default=1)
@@ -123,7 +125,7 @@ class EvolutionRevision(ClinicalText, AppendOnlyModel):
         verbose_name=_("author"),
     )
     reason = models.CharField(_("reason for the correction"), max_length=500, blank=True)
-    created_at = models.DateTimeField(_("written at"), auto_now_add=True)
+    created_at = models.DateTimeField(_("written at"), default=timezone.now, editable=False)
 
     class Meta:
         verbose_name = _("evolution revision")

@@ -46,8 +46,12 @@ def evolution_write(
     diagnosis: str = "",
     diagnosis_code: str = "",
     prescription: str = "",
+    at: dt.datetime | None = None,
 ) -> Evolution:
-    """A new evolution with its first revision. Access is the caller's check (permissions)."""
+    """A new evolution with its first revision. Access is the caller's check (permissions).
+
+    `at` is when it was written: now, unless history is being loaded (seed_demo).
+    """
     if doctor.role != Role.DOCTOR or patient.role != Role.PATIENT:
         raise PermissionDenied
     if room is not None and (room.doctor_id != doctor.pk or room.patient_id != patient.pk):
@@ -57,8 +61,13 @@ def evolution_write(
     text = _clean_text(
         notes=notes, diagnosis=diagnosis, diagnosis_code=diagnosis_code, prescription=prescription
     )
-    evolution = Evolution.objects.create(patient=patient, doctor=doctor, room=room, **text)
-    EvolutionRevision.objects.create(evolution=evolution, number=1, author=doctor, **text)
+    at = at or timezone.now()
+    evolution = Evolution.objects.create(
+        patient=patient, doctor=doctor, room=room, created_at=at, **text
+    )
+    EvolutionRevision.objects.create(
+        evolution=evolution, number=1, author=doctor, created_at=at, **text
+    )
     return evolution
 
 
@@ -72,6 +81,7 @@ def evolution_amend(
     diagnosis: str = "",
     diagnosis_code: str = "",
     prescription: str = "",
+    at: dt.datetime | None = None,
 ) -> Evolution:
     """A correction: a new revision with the new text; every earlier revision stays."""
     if author.pk != evolution.doctor_id:
@@ -89,7 +99,12 @@ def evolution_amend(
         raise ValidationError(_("Nothing was changed."), code="unchanged")
     number = current.revision + 1
     revision = EvolutionRevision.objects.create(
-        evolution=current, number=number, author=author, reason=reason, **text
+        evolution=current,
+        number=number,
+        author=author,
+        reason=reason,
+        created_at=at or timezone.now(),
+        **text,
     )
     Evolution.objects.filter(pk=current.pk).update(
         revision=number, amended_at=revision.created_at, **text

@@ -18,6 +18,7 @@ from django.core.management import CommandError, call_command
 from django.db import OperationalError, connection
 from django.template import Context, Template
 from django.test import Client, RequestFactory
+from django.utils import timezone
 
 from accounts.models import DoctorProfile, PatientProfile, Role, User
 from medconnect.management.commands import seed_demo
@@ -401,11 +402,28 @@ def test_seed_demo_opens_a_room_ready_for_a_call():
 
     out = StringIO()
     call_command("seed_demo", stdout=out)
-    room = Room.objects.get()
-    assert room.status == "open"
+    room = Room.objects.get(status="open")
     assert (room.doctor.email, room.patient.email) == (
         "ana.souza@medconnect.local",
         "carlos.pereira@example.com",
     )
     assert TelemedicineConsent.objects.filter(patient=room.patient).exists()
     assert f"/r/{room.code}/" in out.getvalue()
+
+
+@pytest.mark.django_db
+def test_seed_demo_gives_the_charts_some_history():
+    from clinical.models import Evolution
+    from rooms.models import Room
+
+    call_command("seed_demo", stdout=StringIO())
+    finished = Room.objects.filter(status="ended")
+    assert finished.count() == 4
+    assert all(room.was_billable and room.ended_at < timezone.now() for room in finished)
+    carlos = Evolution.objects.filter(patient__email="carlos.pereira@example.com")
+    assert carlos.count() == 2
+    assert all(e.room.status == "ended" and e.created_at == e.room.ended_at for e in carlos)
+    amended = carlos.get(revision=2)
+    assert [r.number for r in amended.revisions.order_by("number")] == [1, 2]
+    assert "4 vezes" in amended.revisions.get(number=1).prescription
+    assert "3 vezes" in amended.prescription

@@ -463,8 +463,9 @@ def test_the_doctor_finishes_the_consultation_and_sees_the_summary(client, room,
     assert "12 min" in text
     assert "Write the evolution" in text
     body = page(summary)
-    evolution = reverse("accounts:patient_detail", args=[room.patient.pk])
-    assert body.find("a", href=f"{evolution}#evolution")
+    # "Write the evolution" opens the form with this consultation already linked.
+    evolution = reverse("clinical:evolution_create", args=[room.patient.pk])
+    assert body.find("a", href=f"{evolution}?room={room.code}")
     assert body.find("form", method="post", action=reverse("rooms:create", args=[room.patient.pk]))
     assert "Open a new room for this patient" in text
 

@@ -1,13 +1,16 @@
-"""A demo clinic: an admin, three doctors with PIX keys, a dozen patients."""
+"""A demo clinic: an admin, three doctors with PIX keys, a dozen patients, some history."""
 
 import datetime as dt
 
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
+from django.utils import timezone
 
 from accounts import services
 from accounts.models import User
+from clinical import services as clinical_services
 from rooms import services as rooms_services
+from rooms.models import Room
 
 DEMO_PASSWORD = "medconnect-demo"  # noqa: S105 - printed for the demo on purpose
 
@@ -47,6 +50,31 @@ PATIENTS = [
 ]
 
 
+# Past consultations of the first patients: (patient index, days ago, minutes
+# together, evolution text). Carlos's first evolution is later corrected.
+HISTORY = [
+    (0, 41, 18, {
+        "notes": "Tosse seca há 10 dias, pior à noite. Sem febre.\nAusculta com sibilos esparsos.",
+        "diagnosis": "Asma leve intermitente", "diagnosis_code": "J45.2",
+        "prescription": "Salbutamol spray 100 mcg\n2 jatos se falta de ar, até 4 vezes ao dia.",
+    }),
+    (0, 9, 12, {
+        "notes": "Retorno. Melhora importante da tosse; usou o spray 3 vezes na semana.",
+        "diagnosis": "Asma controlada",
+    }),
+    (1, 20, 25, {
+        "notes": "Dor de cabeça latejante, 2 crises por mês, com náusea.",
+        "diagnosis": "Enxaqueca sem aura", "diagnosis_code": "G43.0",
+        "prescription": "Dipirona 1 g\n1 comprimido na crise, até de 6 em 6 horas.",
+    }),
+    (2, 14, 30, {
+        "notes": "Pressão medida em casa entre 14x9 e 15x9 na última semana.",
+        "diagnosis": "Hipertensão arterial", "diagnosis_code": "I10",
+        "prescription": "Losartana 50 mg\n1 comprimido pela manhã, uso contínuo.",
+    }),
+]  # fmt: skip
+
+
 class Command(BaseCommand):
     help = "Creates a demo clinic and prints its logins. Refuses if there are users already."
 
@@ -80,6 +108,7 @@ class Command(BaseCommand):
     def create(self):
         admin = User.objects.create_superuser(password=DEMO_PASSWORD, **ADMIN)
         doctors = []
+        self.patients = []
         for data in DOCTORS:
             data = dict(data)
             pix_type, pix_key = data.pop("pix")
@@ -109,6 +138,36 @@ class Command(BaseCommand):
                 # with Dra. Ana: the demo call is one click away for both.
                 rooms_services.consent_accept(patient=patient, ip_address=None, user_agent="demo")
                 self.demo_room = rooms_services.room_create(doctor=doctor, patient=patient)
+            self.patients.append(patient)
+        self.create_history()
+
+    def create_history(self):
+        """Finished consultations with their evolutions, so the charts have something to show."""
+        now = timezone.now()
+        for index, days_ago, minutes, text in HISTORY:
+            patient = self.patients[index]
+            doctor = patient.patient_profile.doctor
+            room = rooms_services.room_create(doctor=doctor, patient=patient)
+            started = now - dt.timedelta(days=days_ago, hours=2)
+            ended = started + dt.timedelta(minutes=minutes)
+            Room.objects.filter(pk=room.pk).update(
+                created_at=started - dt.timedelta(minutes=4),
+                call_started_at=started,
+                both_present_seconds=minutes * 60,
+            )
+            rooms_services.room_finalize(room=room, by=doctor)
+            Room.objects.filter(pk=room.pk).update(ended_at=ended, last_activity_at=ended)
+            evolution = clinical_services.evolution_write(
+                doctor=doctor, patient=patient, room=room, at=ended, **text
+            )
+            if (index, days_ago) == (0, 41):
+                clinical_services.evolution_amend(
+                    evolution=evolution,
+                    author=doctor,
+                    reason="Dose máxima diária ajustada.",
+                    at=ended + dt.timedelta(hours=3),
+                    **{**text, "prescription": text["prescription"].replace("4 vezes", "3 vezes")},
+                )
 
     def print_logins(self):
         self.stdout.write("")
