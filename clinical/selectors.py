@@ -22,14 +22,14 @@ def consultations(*, patient: User) -> QuerySet[Room]:
     """Every consultation of the patient, with any doctor: the record is the patient's."""
     return (
         Room.objects.filter(patient=patient)
-        .select_related("doctor__doctor_profile", "ended_by")
+        .select_related("doctor__doctor_profile", "ended_by__doctor_profile")
         .annotate(evolution_count=Count("evolutions"))
         .order_by("-created_at")
     )
 
 
 def revisions_of(*, evolution: Evolution) -> list[EvolutionRevision]:
-    return list(evolution.revisions.select_related("author").order_by("-number"))
+    return list(evolution.revisions.select_related("author__doctor_profile").order_by("-number"))
 
 
 def record_counts(*, patient: User) -> dict:
@@ -51,7 +51,9 @@ def access_log(
     if until:
         end = dt.datetime.combine(until + dt.timedelta(days=1), dt.time.min, tzinfo=zone)
         entries = entries.filter(created_at__lt=end)
-    return entries.select_related("viewer", "emergency").order_by("-created_at", "-pk")
+    return entries.select_related("viewer__doctor_profile", "emergency").order_by(
+        "-created_at", "-pk"
+    )
 
 
 def emergency_accesses_seen_by(*, doctor: User, days: int = 14) -> QuerySet[EmergencyAccess]:
@@ -83,8 +85,10 @@ def patient_export(*, patient: User) -> dict:
     """Everything the clinic holds about a patient (LGPD art. 18, right of access)."""
     profile = patient.patient_profile
     doctor = profile.doctor
-    rooms = Room.objects.filter(patient=patient).select_related("doctor", "ended_by")
-    evolutions = timeline(patient=patient).prefetch_related("revisions__author")
+    rooms = Room.objects.filter(patient=patient).select_related(
+        "doctor__doctor_profile", "ended_by__doctor_profile"
+    )
+    evolutions = timeline(patient=patient).prefetch_related("revisions__author__doctor_profile")
     consents = TelemedicineConsent.objects.filter(patient=patient).order_by("accepted_at")
     accesses = access_log(patient=patient)
     return {

@@ -67,7 +67,16 @@ class ClinicalMixin(RoleRequiredMixin):
     record after logout.
     """
 
+    # Where a patient who opens the staff version of their own page is sent.
+    patient_redirect = ""
+
     def dispatch(self, request, *args, **kwargs):
+        user = request.user
+        if kwargs and has_role(user, Role.PATIENT) and Role.PATIENT not in self.allowed_roles:
+            # A patient never learns whether someone else's id exists: 404, not 403.
+            if self.patient_redirect and kwargs.get("pk") == user.pk:
+                return redirect(self.patient_redirect)
+            raise Http404
         try:
             return super().dispatch(request, *args, **kwargs)
         except EmergencyAccessRequired as needed:
@@ -124,6 +133,7 @@ def _timeline_page(request, patient):
 
 class ChartView(ClinicalMixin, TemplateView):
     allowed_roles = (Role.DOCTOR, Role.ADMIN)
+    patient_redirect = "clinical:my_record"
     template_name = "clinical/chart.html"
 
     def get_context_data(self, **kwargs):
@@ -147,6 +157,7 @@ class ChartView(ClinicalMixin, TemplateView):
 
 class ChartPrintView(ClinicalMixin, TemplateView):
     allowed_roles = (Role.DOCTOR, Role.ADMIN)
+    patient_redirect = "clinical:my_record_print"
     template_name = "clinical/print_record.html"
 
     def get_context_data(self, **kwargs):
@@ -380,6 +391,7 @@ class EmergencyAccessView(ClinicalMixin, FormView):
 
 class AccessLogView(ClinicalMixin, TemplateView):
     allowed_roles = (Role.DOCTOR, Role.ADMIN)
+    patient_redirect = "clinical:my_access_log"
     template_name = "clinical/access_log.html"
 
     def get_context_data(self, **kwargs):

@@ -13,6 +13,7 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from PIL import Image
 
 from accounts import services
+from clinical import services as clinical_services
 
 ROLES = ("anonymous", "patient", "doctor", "other_doctor", "admin")
 
@@ -51,6 +52,23 @@ TABLE = {
     "rooms:consent": ("get", {"code": "room"}, (_L, 200, 403, 403, 403)),
     "rooms:finish": ("post", {"code": "room"}, (_L, 403, 302, 404, 403)),
     "rooms:summary": ("get", {"code": "room"}, (_L, 403, 200, 404, 200)),
+    # Clinical records: the admin is sent to the emergency-access form (302) before
+    # reading content. A patient gets 404 on staff pages (never 403: no hint that an
+    # id exists), except the staff page of their own record: 302 to their own version.
+    "clinical:chart": ("get", {"pk": "patient"}, (_L, 302, 200, 404, 302)),
+    "clinical:chart_print": ("get", {"pk": "patient"}, (_L, 302, 200, 404, 302)),
+    "clinical:evolution_create": ("get", {"pk": "patient"}, (_L, 404, 200, 404, 403)),
+    "clinical:emergency_access": ("get", {"pk": "patient"}, (_L, 404, 403, 403, 200)),
+    "clinical:access_log": ("get", {"pk": "patient"}, (_L, 302, 200, 404, 200)),
+    "clinical:evolution": ("get", {"pk": "evolution"}, (_L, 200, 200, 404, 302)),
+    "clinical:evolution_amend": ("get", {"pk": "evolution"}, (_L, 404, 200, 404, 403)),
+    "clinical:prescription_print": ("get", {"pk": "evolution"}, (_L, 200, 200, 404, 302)),
+    # An empty POST from the room's doctor: 400 with the form's errors, as JSON.
+    "clinical:call_evolution": ("post", {"code": "room"}, (_L, 404, 400, 404, 403)),
+    "clinical:my_record": ("get", {}, (_L, 200, 403, 403, 403)),
+    "clinical:my_record_print": ("get", {}, (_L, 200, 403, 403, 403)),
+    "clinical:my_record_export": ("get", {}, (_L, 200, 403, 403, 403)),
+    "clinical:my_access_log": ("get", {}, (_L, 200, 403, 403, 403)),
     # The Django admin sends everyone but admins to its own login page.
     "admin:index": ("get", {}, (302, 302, 302, 302, 200)),
 }
@@ -88,7 +106,11 @@ def _png():
 @pytest.fixture
 def people(admin_user, doctor, other_doctor, patient, room):
     services.user_photo_set(user=patient, upload=_png())
+    evolution = clinical_services.evolution_write(
+        doctor=doctor, patient=patient, notes="Nota.", prescription="Dipirona 500 mg."
+    )
     return {
+        "evolution": evolution,
         "admin": admin_user,
         "doctor": doctor,
         "other_doctor": other_doctor,

@@ -27,6 +27,7 @@ def forwards(apps, schema_editor):
         for table in APPEND_ONLY:
             schema_editor.execute(_sqlite(table, "UPDATE"))
     elif vendor == "postgresql":
+        # params=None: the driver must not read plpgsql's `%` as a placeholder.
         schema_editor.execute(
             """
             CREATE FUNCTION clinical_refuse() RETURNS trigger AS $$
@@ -34,7 +35,8 @@ def forwards(apps, schema_editor):
                 RAISE EXCEPTION '% rows are never %d', TG_TABLE_NAME, lower(TG_OP);
             END;
             $$ LANGUAGE plpgsql;
-            """
+            """,
+            params=None,
         )
         for table in NO_DELETE:
             events = "UPDATE OR DELETE" if table in APPEND_ONLY else "DELETE"

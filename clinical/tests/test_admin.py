@@ -1,0 +1,143 @@
+"""The clinical models in the Django admin: read-only, nothing deleted, and an
+evolution's text only under emergency access (and then logged)."""
+
+import datetime as dt
+
+import pytest
+from django.contrib import admin
+from django.test import RequestFactory
+from django.urls import reverse
+from django.utils import timezone
+
+from clinical.models import EmergencyAccess, Evolution, EvolutionRevision, RecordAccess
+
+from .conftest import GRANT_REASON
+
+pytestmark = pytest.mark.django_db
+
+TEXT = "Tosse seca há 3 dias."
+MODELS = [Evolution, RecordAccess, EmergencyAccess]
+
+
+def admin_url(model, view, *args):
+    return reverse(f"admin:clinical_{model._meta.model_name}_{view}", args=args)
+
+
+@pytest.fixture
+def objects(doctor, patient, evolution, grant):
+    access = RecordAccess.objects.create(
+        viewer=doctor, viewer_role=doctor.role, patient=patient, section="chart"
+    )
+    return {Evolution: evolution, RecordAccess: access, EmergencyAccess: grant}
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_clinical_models_are_read_only(admin_user, model):
+    model_admin = admin.site._registry[model]
+    request = RequestFactory().get("/")
+    request.user = admin_user
+
+    assert not model_admin.has_add_permission(request)
+    assert not model_admin.has_change_permission(request)
+    assert not model_admin.has_delete_permission(request)
+    assert model_admin.has_view_permission(request)
+    assert "delete_selected" not in model_admin.get_actions(request)
+
+
+def test_revisions_are_not_in_the_admin():
+    assert EvolutionRevision not in admin.site._registry
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_the_admin_pages_offer_no_add_change_or_delete(client, admin_user, objects, model):
+    client.force_login(admin_user)
+    obj = objects[model]
+
+    changelist = client.get(admin_url(model, "changelist"))
+    change = client.get(admin_url(model, "change", obj.pk))
+
+    assert changelist.status_code == change.status_code == 200
+    assert "delete_selected" not in changelist.content.decode()
+    assert admin_url(model, "add") not in changelist.content.decode()
+    assert admin_url(model, "delete", obj.pk) not in change.content.decode()
+    assert client.get(admin_url(model, "add")).status_code == 403
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_deleting_through_the_admin_is_refused(client, admin_user, objects, model):
+    client.force_login(admin_user)
+    obj = objects[model]
+
+    assert client.get(admin_url(model, "delete", obj.pk)).status_code == 403
+    assert client.post(admin_url(model, "delete", obj.pk), {"post": "yes"}).status_code == 403
+    client.post(
+        admin_url(model, "changelist"),
+        {"action": "delete_selected", "_selected_action": [obj.pk], "post": "yes"},
+    )
+
+    assert model.objects.filter(pk=obj.pk).exists()
+
+
+def test_changing_through_the_admin_is_refused(client, admin_user, objects):
+    client.force_login(admin_user)
+    evolution = objects[Evolution]
+
+    response = client.post(admin_url(Evolution, "change", evolution.pk), {"notes": "Reescrito"})
+
+    assert response.status_code == 403
+    evolution.refresh_from_db()
+    assert evolution.notes == TEXT
+
+
+def test_without_a_grant_the_evolution_page_shows_no_text(client, admin_user, evolution):
+    client.force_login(admin_user)
+
+    response = client.get(admin_url(Evolution, "change", evolution.pk))
+
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert TEXT not in html
+    assert "Salbutamol" not in html
+    assert "J45.9" not in html
+    assert "The text is shown only with emergency access to this patient." in html
+    assert not RecordAccess.objects.exists()
+
+
+def test_an_expired_grant_shows_no_text(client, admin_user, patient, evolution):
+    EmergencyAccess.objects.create(
+        admin=admin_user,
+        patient=patient,
+        reason=GRANT_REASON,
+        expires_at=timezone.now() - dt.timedelta(seconds=1),
+    )
+    client.force_login(admin_user)
+
+    html = client.get(admin_url(Evolution, "change", evolution.pk)).content.decode()
+
+    assert TEXT not in html
+    assert not RecordAccess.objects.exists()
+
+
+def test_with_a_grant_the_text_shows_and_the_view_is_logged(
+    client, grant_admin, grant, patient, evolution
+):
+    client.force_login(grant_admin)
+
+    response = client.get(admin_url(Evolution, "change", evolution.pk), REMOTE_ADDR="192.0.2.50")
+
+    html = response.content.decode()
+    assert TEXT in html
+    assert "Salbutamol" in html
+    row = RecordAccess.objects.get()
+    assert (row.viewer, row.viewer_role, row.patient) == (grant_admin, "admin", patient)
+    assert (row.section, row.evolution, row.emergency) == ("admin", evolution, grant)
+    assert row.ip_address == "192.0.2.50"
+
+
+def test_the_admin_list_shows_no_text(client, grant_admin, grant, evolution):
+    client.force_login(grant_admin)
+
+    html = client.get(admin_url(Evolution, "changelist")).content.decode()
+
+    assert TEXT not in html
+    assert not RecordAccess.objects.exists()
