@@ -18,12 +18,18 @@ from .validators import normalize_icd10, validate_icd10
 EMERGENCY_REASON_MIN_LENGTH = 20
 
 
+def _plain(value: str) -> str:
+    # Browsers send line breaks as \r\n; stored text uses \n, so an amendment
+    # that changes nothing compares equal.
+    return (value or "").replace("\r\n", "\n").strip()
+
+
 def _clean_text(*, notes: str, diagnosis: str, diagnosis_code: str, prescription: str) -> dict:
     text = {
-        "notes": (notes or "").strip(),
-        "diagnosis": (diagnosis or "").strip(),
+        "notes": _plain(notes),
+        "diagnosis": _plain(diagnosis),
         "diagnosis_code": normalize_icd10(diagnosis_code),
-        "prescription": (prescription or "").strip(),
+        "prescription": _plain(prescription),
     }
     try:
         validate_icd10(text["diagnosis_code"])

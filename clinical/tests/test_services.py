@@ -159,6 +159,23 @@ def test_amending_without_a_reason_is_refused(doctor, evolution):
     assert EvolutionRevision.objects.count() == 1
 
 
+def test_browser_line_breaks_are_stored_as_newlines(doctor, patient):
+    evolution = services.evolution_write(
+        doctor=doctor, patient=patient, notes="Linha 1\r\nLinha 2\r\n", prescription="A\r\nB"
+    )
+    assert (evolution.notes, evolution.prescription) == ("Linha 1\nLinha 2", "A\nB")
+    # Resubmitting the same text from a browser form is "no change", not a new revision.
+    with pytest.raises(ValidationError) as caught:
+        services.evolution_amend(
+            evolution=evolution,
+            author=doctor,
+            reason="Sem mudança",
+            notes="Linha 1\r\nLinha 2",
+            prescription="A\r\nB",
+        )
+    assert caught.value.code == "unchanged"
+
+
 def test_amending_without_a_change_is_refused(doctor, evolution):
     with translation.override("en"), pytest.raises(ValidationError) as error:
         # Whitespace and a loosely typed code are the same text once cleaned.

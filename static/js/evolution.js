@@ -3,37 +3,61 @@
 import { createDraftStore } from "./drafts.js";
 
 const FIELDS = ["notes", "diagnosis", "diagnosis_code", "prescription"];
+const SUMMARY_LENGTH = 60; // as the template's truncatechars:60
+
+function truncate(text, length) {
+  const value = String(text || "");
+  return value.length > length ? `${value.slice(0, length - 1)}…` : value;
+}
 
 function wire(form) {
   const status = document.getElementById("call-evolution-status");
   const list = document.getElementById("call-evolution-list");
   const button = form.querySelector("button[type=submit]");
+  const buttonLabel = button.querySelector("[data-label]");
+  const idleLabel = buttonLabel ? buttonLabel.textContent : "";
   const store = createDraftStore(window.sessionStorage, `mc-evolution-draft:${form.dataset.room}`, FIELDS);
   const field = (name) => form.elements.namedItem(name);
+  const errorSlot = (name) => form.querySelector(`[data-error-for="${name}"]`);
 
+  // Help and error texts are read with their field.
+  for (const name of FIELDS) {
+    const input = field(name);
+    const ids = [`${input.id}-help`, `${input.id}-error`].filter((id) => document.getElementById(id));
+    if (ids.length) input.setAttribute("aria-describedby", ids.join(" "));
+  }
+
+  // kind: success | danger | muted (colours with enough contrast on the panel, see the CSS).
   const say = (text, kind) => {
-    status.textContent = text;
-    status.className = `small mb-2 text-${kind}`;
+    status.textContent = text || "";
+    status.dataset.kind = kind;
   };
   const values = () => Object.fromEntries(FIELDS.map((name) => [name, field(name).value]));
   const clearErrors = () => {
     for (const name of FIELDS) {
       field(name).classList.remove("is-invalid");
-      form.querySelector(`[data-error-for="${name}"]`).textContent = "";
+      field(name).removeAttribute("aria-invalid");
+      errorSlot(name).textContent = "";
     }
+  };
+  const busy = (on) => {
+    button.disabled = on;
+    form.setAttribute("aria-busy", String(on));
+    if (buttonLabel) buttonLabel.textContent = on ? form.dataset.textSaving || idleLabel : idleLabel;
   };
 
   const draft = store.load();
   if (draft) {
     for (const [name, value] of Object.entries(draft)) field(name).value = value;
-    say(form.dataset.textRestored, "secondary");
+    say(form.dataset.textRestored, "muted");
   }
   form.addEventListener("input", () => store.save(values()));
 
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
+    if (button.disabled) return; // already saving: never two evolutions for one click
     clearErrors();
-    button.disabled = true;
+    busy(true);
     try {
       const response = await fetch(form.action, {
         method: "POST",
@@ -51,25 +75,30 @@ function wire(form) {
         link.target = "_blank";
         link.rel = "noopener";
         link.textContent = body.written_at;
-        item.append(link, ` · ${String(body.summary || "").slice(0, 60)}`);
+        item.append(link, ` · ${truncate(body.summary, SUMMARY_LENGTH)}`);
         list.prepend(item);
         say(body.message || form.dataset.textSaved, "success");
       } else if (response.status === 400 && body.errors) {
+        let first = null;
         for (const [name, messages] of Object.entries(body.errors)) {
-          const slot = form.querySelector(`[data-error-for="${name}"]`);
+          const slot = errorSlot(name);
           if (slot) {
             field(name).classList.add("is-invalid");
+            field(name).setAttribute("aria-invalid", "true");
             slot.textContent = messages.join(" ");
+            first ??= field(name);
           }
         }
-        say(body.message, "danger");
+        // A field's error is shown under it; the status only says where to look.
+        say(first ? form.dataset.textInvalid || body.message : body.message, "danger");
+        if (first) first.focus();
       } else {
         say(form.dataset.textFailed, "danger");
       }
     } catch {
       say(form.dataset.textFailed, "danger");
     } finally {
-      button.disabled = false;
+      busy(false);
     }
   });
 }
