@@ -262,7 +262,7 @@ class CallEvolutionView(ClinicalMixin, View):
 class EvolutionAmendView(ClinicalMixin, FormView):
     allowed_roles = (Role.DOCTOR,)
     form_class = AmendForm
-    template_name = "clinical/evolution_amend.html"
+    template_name = "clinical/evolution_form.html"
 
     @cached_property
     def evolution(self):

@@ -586,3 +586,15 @@ def test_a_new_doctor_in_the_clinic_sees_nothing(client, patient, evolution):
     assert client.get(reverse("clinical:chart", args=[patient.pk])).status_code == 404
     assert client.get(reverse("clinical:evolution", args=[evolution.pk])).status_code == 404
     assert not RecordAccess.objects.exists()
+
+
+@pytest.mark.parametrize("name", ["clinical:chart", "clinical:my_record", "clinical:evolution"])
+def test_clinical_pages_are_never_cached(client, doctor, patient, evolution, name):
+    # A shared computer's back button must not show a record after logout.
+    viewer, kwargs = (patient, {}) if name == "clinical:my_record" else (doctor, {"pk": patient.pk})
+    if name == "clinical:evolution":
+        kwargs = {"pk": evolution.pk}
+    client.force_login(viewer)
+    response = client.get(reverse(name, kwargs=kwargs))
+    assert response.status_code == 200
+    assert "no-store" in response["Cache-Control"]
