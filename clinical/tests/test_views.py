@@ -598,3 +598,11 @@ def test_clinical_pages_are_never_cached(client, doctor, patient, evolution, nam
     response = client.get(reverse(name, kwargs=kwargs))
     assert response.status_code == 200
     assert "no-store" in response["Cache-Control"]
+
+
+def test_timeline_anchors_keep_plain_ids_past_a_thousand(client, doctor, patient):
+    # pt-BR groups thousands ("12.345"): an id in an anchor must not be grouped.
+    Evolution.objects.create(pk=12345, patient=patient, doctor=doctor, notes="Nota")
+    client.force_login(doctor)
+    html = client.get(reverse("clinical:chart", args=[patient.pk])).content.decode()
+    assert 'id="evolution-12345"' in html

@@ -100,3 +100,28 @@ def test_the_interface_is_in_portuguese_by_default(client, db):
     assert 'lang="pt-br"' in html
     assert "Entrar" in html
     assert "Sign in" not in html
+
+
+# Numbers a machine reads (HTML ids, query strings, form values, data-*) must
+# not get pt-BR's thousand separator: 1234 would become "1.234".
+@pytest.mark.parametrize(
+    ("template", "context", "expected"),
+    [
+        (
+            "dashboards/_stat.html",
+            {"value": 1234, "label": "x", "icon": "bi-x"},
+            'data-count="1234"',
+        ),
+        ("includes/_pagination.html", {"page": 1001}, "page=1002"),
+    ],
+)
+def test_machine_read_numbers_are_not_localized(template, context, expected):
+    from django.core.paginator import Paginator
+    from django.template.loader import render_to_string
+    from django.utils import translation
+
+    if "page" in context:
+        context = {"page_obj": Paginator(range(25_000), 20).page(context["page"]), "filters": {}}
+    with translation.override("pt-br"):
+        html = render_to_string(template, context)
+    assert expected in html
