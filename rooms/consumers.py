@@ -15,6 +15,7 @@ import math
 import time
 import uuid
 
+from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from channels.layers import get_channel_layer
@@ -67,16 +68,17 @@ def _admit_and_join(user, code, channel_name, session_key):
 
     Returns (close code or 0, room, Join). Admission is decided once, here.
     """
-    room = (
-        Room.objects.select_related("doctor__doctor_profile", "patient").filter(code=code).first()
-    )
-    if room is None:
+    # get(), not filter().first(): the code is unique, and first() would compile
+    # an ORDER BY on every admission.
+    try:
+        room = Room.objects.select_related("doctor__doctor_profile", "patient").get(code=code)
+    except Room.DoesNotExist:
         return CLOSE_NO_ROOM, None, None
     if user.pk not in (room.doctor_id, room.patient_id) or user.role == Role.ADMIN:
         return CLOSE_FORBIDDEN, None, None
     if room.status != RoomStatus.OPEN:
         return CLOSE_ENDED, None, None
-    if user.role == Role.PATIENT and services.consent_current(patient=user) is None:
+    if user.role == Role.PATIENT and not services.consent_given(patient=user):
         # The call cannot start before the patient accepted the telemedicine term.
         return CLOSE_FORBIDDEN, None, None
     join = services.presence_join(
@@ -97,6 +99,17 @@ class SignalingConsumer(AsyncWebsocketConsumer):
     peer_id = None
     replaced = False
     closing = False
+
+    async def dispatch(self, message):
+        # Channels' dispatch first hops to the database thread to close stale
+        # connections, for every message: each relayed frame, twice (sender and
+        # receiver), queued behind admissions on that one thread. Here every
+        # database call goes through database_sync_to_async, which closes stale
+        # connections itself, and relaying touches no database: the hop only cost time.
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
 
     # --- Admission ---------------------------------------------------------
 

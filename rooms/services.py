@@ -161,7 +161,10 @@ def presence_join(
         return Join(room=room, ended=True)
     now = timezone.now()
     server_beat(server_id=server_id)
-    previous = Presence.objects.filter(room=room, user=user).first()
+    # One query for everyone in the room: this user's older connection and the peers.
+    present = list(Presence.objects.filter(room=room).select_related("user__doctor_profile"))
+    previous = next((p for p in present if p.user_id == user.pk), None)
+    peers = [p for p in present if p.user_id != user.pk]
     replaced = previous.channel_name if previous else ""
     if previous:
         previous.delete()
@@ -172,9 +175,6 @@ def presence_join(
         session_key=session_key,
         server_id=server_id,
         connected_at=now,
-    )
-    peers = list(
-        Presence.objects.filter(room=room).exclude(user=user).select_related("user__doctor_profile")
     )
     fields = ["last_activity_at"]
     room.last_activity_at = now
@@ -246,6 +246,12 @@ def consent_current(*, patient: User) -> TelemedicineConsent | None:
         .order_by("-accepted_at")
         .first()
     )
+
+
+def consent_given(*, patient: User) -> bool:
+    """Whether the patient accepted the current term: the admission check, without loading it."""
+    current = TelemedicineConsent.objects.filter(patient=patient, version=consent.TERM_VERSION)
+    return current.exists()
 
 
 def consent_accept(

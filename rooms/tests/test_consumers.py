@@ -6,6 +6,7 @@ routing) with Channels' WebsocketCommunicator on a transactional database.
 
 import asyncio
 import json
+import threading
 
 import pytest
 from asgiref.sync import sync_to_async
@@ -142,6 +143,23 @@ async def test_signal_reaches_the_other_participant_only_and_is_never_echoed(roo
     await doctor.send_to(text_data=json.dumps({"type": "signal", "data": data}))
     assert await frame(patient) == {"type": "signal", "from": room.doctor.pk, "data": data}
     assert await doctor.receive_nothing(timeout=0.3)
+    await doctor.disconnect()
+    await patient.disconnect()
+
+
+async def test_a_signal_is_relayed_while_the_database_thread_is_busy(room):
+    doctor, patient, _ = await both(room)
+    # Other sockets' admissions hold the one thread database calls run on; a
+    # relayed frame needs no database, so it must not queue behind them.
+    release = threading.Event()
+    busy = asyncio.ensure_future(sync_to_async(release.wait)())
+    try:
+        await doctor.send_to(text_data=json.dumps({"type": "signal", "data": {"x": 1}}))
+        relayed = await frame(patient, timeout=1)
+    finally:
+        release.set()
+        await busy
+    assert relayed == {"type": "signal", "from": room.doctor.pk, "data": {"x": 1}}
     await doctor.disconnect()
     await patient.disconnect()
 

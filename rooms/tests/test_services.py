@@ -506,6 +506,16 @@ def test_consent_belongs_to_one_patient(patient, other_patient):
     assert services.consent_current(patient=other_patient) is None
 
 
+def test_consent_given_is_the_current_term_of_that_patient(patient, other_patient, monkeypatch):
+    assert services.consent_given(patient=patient) is False
+    services.consent_accept(patient=patient, ip_address="203.0.113.9", user_agent="A")
+
+    assert services.consent_given(patient=patient) is True
+    assert services.consent_given(patient=other_patient) is False
+    monkeypatch.setattr(consent, "TERM_VERSION", "2099-01")
+    assert services.consent_given(patient=patient) is False
+
+
 @pytest.mark.django_db
 def test_a_double_submitted_consent_returns_the_stored_one(consented_patient, monkeypatch):
     # The second request of a double click passes the "already accepted?" check
