@@ -240,18 +240,18 @@ def call_sample_record(*, room_id: int, user: User, sample: dict) -> None:
 # --- Consent ----------------------------------------------------------------
 
 
+def _consents_in_force(patient: User):
+    """Acceptances of the term in force: the one place that says which consent counts."""
+    return TelemedicineConsent.objects.filter(patient=patient, version=consent.TERM_VERSION)
+
+
 def consent_current(*, patient: User) -> TelemedicineConsent | None:
-    return (
-        TelemedicineConsent.objects.filter(patient=patient, version=consent.TERM_VERSION)
-        .order_by("-accepted_at")
-        .first()
-    )
+    return _consents_in_force(patient).order_by("-accepted_at").first()
 
 
 def consent_given(*, patient: User) -> bool:
     """Whether the patient accepted the current term: the admission check, without loading it."""
-    current = TelemedicineConsent.objects.filter(patient=patient, version=consent.TERM_VERSION)
-    return current.exists()
+    return _consents_in_force(patient).exists()
 
 
 def consent_accept(
