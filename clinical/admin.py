@@ -12,7 +12,7 @@ from accounts.backends import client_ip
 
 from . import services
 from .models import EmergencyAccess, Evolution, RecordAccess, RecordSection
-from .permissions import emergency_accesses_active
+from .permissions import emergency_access_to
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -40,7 +40,7 @@ class EvolutionAdmin(ReadOnlyAdmin):
     def _granted(self, request, obj) -> bool:
         if obj is None:
             return False
-        return emergency_accesses_active(request.user).filter(patient=obj.patient_id).exists()
+        return emergency_access_to(request.user, obj.patient_id) is not None
 
     def get_fields(self, request, obj=None):
         if self._granted(request, obj):

@@ -68,6 +68,8 @@ class EvolutionPageForm(EvolutionForm):
 
 
 class AmendForm(EvolutionForm):
+    # The revision the form was filled from, so a concurrent correction is not undone.
+    based_on = forms.IntegerField(widget=forms.HiddenInput, min_value=1, required=False)
     reason = forms.CharField(
         label=_("Why are you correcting it?"),
         max_length=500,
@@ -98,6 +100,10 @@ class DateRangeForm(forms.Form):
 
     def clean(self):
         data = super().clean()
+        today = timezone.localdate()
+        for name in ("since", "until"):
+            if data.get(name) and data[name] > today:
+                self.add_error(name, _("Choose a date up to today."))
         if data.get("since") and data.get("until") and data["since"] > data["until"]:
             raise forms.ValidationError(_("The start date comes after the end date."))
         return data

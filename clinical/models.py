@@ -106,9 +106,23 @@ class Evolution(ClinicalText, NoDeleteModel):
     def __str__(self):
         return f"#{self.pk} {self.created_at:%Y-%m-%d}"
 
+    def save(self, *args, **kwargs):
+        # The text changes only through services.evolution_amend, which writes
+        # the new revision first; the database checks the same (migration 0003).
+        if not self._state.adding:
+            raise PermissionDenied("An evolution changes only by a new revision.")
+        super().save(*args, **kwargs)
+
     @property
     def is_amended(self) -> bool:
         return self.revision > 1
+
+    @property
+    def summary(self) -> str:
+        """One line to name it in a list: diagnosis (or its code), else notes, else prescription."""
+        text = self.diagnosis or self.diagnosis_code or self.notes or self.prescription
+        first_line = text.strip().splitlines()[0] if text.strip() else ""
+        return first_line if len(first_line) <= 80 else f"{first_line[:79]}…"
 
 
 class EvolutionRevision(ClinicalText, AppendOnlyModel):
@@ -174,7 +188,6 @@ class RecordSection(models.TextChoices):
     EVOLUTION = "evolution", _("Evolution")
     CHART_PRINT = "chart_print", _("Printed chart")
     PRESCRIPTION_PRINT = "prescription_print", _("Printed prescription")
-    EXPORT = "export", _("Data export")
     ADMIN = "admin", _("Back office")
 
 

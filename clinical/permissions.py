@@ -21,6 +21,11 @@ def emergency_accesses_active(admin) -> QuerySet[EmergencyAccess]:
     return EmergencyAccess.objects.filter(admin=admin, expires_at__gt=timezone.now())
 
 
+def emergency_access_to(user, patient_id: int) -> EmergencyAccess | None:
+    """The user's emergency access to this patient's record in force now, if any."""
+    return emergency_accesses_active(user).filter(patient=patient_id).first()
+
+
 def records_readable_by(user) -> QuerySet[User]:
     """Patients whose clinical content this user may read."""
     if has_role(user, Role.PATIENT, Role.DOCTOR):
@@ -56,10 +61,6 @@ def patients_with_log_visible_to(user) -> QuerySet[User]:
     return patients_editable_by(user) if has_role(user, Role.DOCTOR) else User.objects.none()
 
 
-def can_read_record(user, patient: User) -> bool:
-    return records_readable_by(user).filter(pk=patient.pk).exists()
-
-
 def can_write_evolution(user, patient: User) -> bool:
     return patients_writable_by(user).filter(pk=patient.pk).exists()
 
@@ -70,7 +71,3 @@ def can_amend_evolution(user, evolution: Evolution) -> bool:
 
 def can_see_access_log(user, patient: User) -> bool:
     return patients_with_log_visible_to(user).filter(pk=patient.pk).exists()
-
-
-def can_request_emergency_access(user) -> bool:
-    return has_role(user, Role.ADMIN)

@@ -145,8 +145,8 @@ def patient_export(*, patient: User) -> dict:
         "record_accesses": [
             {
                 "opened_by": a.viewer.display_name,
-                "role": a.viewer_role,
-                "what": a.section,
+                "role": str(a.get_viewer_role_display()),
+                "what": str(a.get_section_display()),
                 "at": _iso(a.created_at),
                 "emergency_reason": a.emergency.reason if a.emergency else None,
             }

@@ -12,7 +12,7 @@ from accounts.models import Role, User
 from rooms.models import Room
 
 from .models import ClinicalText, EmergencyAccess, Evolution, EvolutionRevision, RecordAccess
-from .permissions import emergency_accesses_active
+from .permissions import emergency_access_to
 from .validators import normalize_icd10, validate_icd10
 
 EMERGENCY_REASON_MIN_LENGTH = 20
@@ -87,9 +87,15 @@ def evolution_amend(
     diagnosis: str = "",
     diagnosis_code: str = "",
     prescription: str = "",
+    based_on: int | None = None,
     at: dt.datetime | None = None,
 ) -> Evolution:
-    """A correction: a new revision with the new text; every earlier revision stays."""
+    """A correction: a new revision with the new text; every earlier revision stays.
+
+    `based_on` is the revision the author was looking at: if someone corrected
+    it since (another tab), this correction is refused instead of silently
+    undoing theirs.
+    """
     if author.pk != evolution.doctor_id:
         raise PermissionDenied
     reason = (reason or "").strip()
@@ -101,6 +107,14 @@ def evolution_amend(
         notes=notes, diagnosis=diagnosis, diagnosis_code=diagnosis_code, prescription=prescription
     )
     current = Evolution.objects.select_for_update().get(pk=evolution.pk)
+    if based_on is not None and based_on != current.revision:
+        raise ValidationError(
+            _(
+                "This evolution was corrected while you were editing it. "
+                "Read the current text and correct it again."
+            ),
+            code="stale",
+        )
     if current.text() == text:
         raise ValidationError(_("Nothing was changed."), code="unchanged")
     number = current.revision + 1
@@ -174,9 +188,7 @@ def record_access_log(
     """Log a view of a patient's record by anyone but the patient themself."""
     if viewer.pk == patient.pk:
         return None
-    emergency = None
-    if viewer.role == Role.ADMIN:
-        emergency = emergency_accesses_active(viewer).filter(patient=patient).first()
+    emergency = emergency_access_to(viewer, patient.pk)
     return RecordAccess.objects.create(
         viewer=viewer,
         viewer_role=viewer.role,

@@ -39,7 +39,7 @@ from .permissions import (
     can_amend_evolution,
     can_see_access_log,
     can_write_evolution,
-    emergency_accesses_active,
+    emergency_access_to,
     evolutions_amendable_by,
     evolutions_visible_to,
     patients_with_log_visible_to,
@@ -140,17 +140,20 @@ class ChartView(ClinicalMixin, TemplateView):
         user = self.request.user
         patient = self._readable_patient(self.kwargs["pk"])
         self.log_access(patient, RecordSection.CHART)
-        emergency = emergency_accesses_active(user).filter(patient=patient).first()
+        can_see_log = can_see_access_log(user, patient)
         return super().get_context_data(
             patient=patient,
             page_obj=_timeline_page(self.request, patient),
             consultations=selectors.consultations(patient=patient)[:CONSULTATIONS_SHOWN],
             can_write=can_write_evolution(user, patient),
             can_open_room=can_open_room_for(user, patient),
-            can_see_log=can_see_access_log(user, patient),
+            can_see_log=can_see_log,
             patient_consent=consent_current(patient=patient),
-            emergency=emergency,
-            emergency_notices=selectors.emergency_accesses_of(patient=patient),
+            emergency=emergency_access_to(user, patient.pk),
+            # Break-glass reasons go to those who answer for the patient's record.
+            emergency_notices=(
+                selectors.emergency_accesses_of(patient=patient) if can_see_log else []
+            ),
             **kwargs,
         )
 
@@ -251,7 +254,7 @@ class CallEvolutionView(ClinicalMixin, View):
                 "written_at": date_format(
                     timezone.localtime(evolution.created_at), "SHORT_DATETIME_FORMAT"
                 ),
-                "summary": evolution.diagnosis or evolution.notes or evolution.prescription,
+                "summary": evolution.summary,
                 "url": reverse("clinical:evolution", args=[evolution.pk]),
                 "message": _("Evolution saved in the record."),
             },
@@ -272,7 +275,12 @@ class EvolutionAmendView(ClinicalMixin, FormView):
         )
 
     def get_initial(self):
-        return self.evolution.text()
+        return {**self.evolution.text(), "based_on": self.evolution.revision}
+
+    def get(self, request, *args, **kwargs):
+        # The form shows the whole text: opening it is reading the evolution.
+        self.log_access(self.evolution.patient, RecordSection.EVOLUTION, self.evolution)
+        return super().get(request, *args, **kwargs)
 
     def get_context_data(self, **kwargs):
         return super().get_context_data(
@@ -356,9 +364,7 @@ class EmergencyAccessView(ClinicalMixin, FormView):
             patient=self.patient,
             counts=selectors.record_counts(patient=self.patient),
             minutes=settings.EMERGENCY_ACCESS_MINUTES,
-            active=emergency_accesses_active(self.request.user)
-            .filter(patient=self.patient)
-            .first(),
+            active=emergency_access_to(self.request.user, self.patient.pk),
             **kwargs,
         )
 

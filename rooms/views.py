@@ -4,9 +4,11 @@ from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils.decorators import method_decorator
 from django.utils.functional import cached_property
 from django.utils.translation import gettext as _
 from django.views import View
+from django.views.decorators.cache import never_cache
 from django.views.generic import DetailView, FormView
 
 from accounts.backends import client_ip
@@ -59,8 +61,12 @@ class RoomMixin:
         )
 
 
+@method_decorator(never_cache, name="dispatch")
 class RoomJoinView(RoomMixin, View):
-    """The join link /r/<code>/: the call page for the room's doctor and patient."""
+    """The join link /r/<code>/: the call page for the room's doctor and patient.
+
+    Never cached: the doctor's panel shows the patient's details.
+    """
 
     def get(self, request, code):
         room, user = self.room, request.user

@@ -4,8 +4,10 @@
   is refused on SQLite and PostgreSQL.
 - Evolutions and those tables refuse DELETE on PostgreSQL. On SQLite a DELETE
   trigger would also fire on the test runner's flush (SQLite has no TRUNCATE),
-  so there the foreign keys do the work: every evolution has revisions that
-  point at it, and every person with a record is PROTECTed.
+  so there only foreign keys guard raw SQL: an evolution is referenced by its
+  revisions, and every person with a record is PROTECTed; raw deletes of
+  revision, grant and log rows are not refused by SQLite itself (the models,
+  querysets and admin refuse them on both engines).
 """
 
 from django.db import migrations

@@ -59,8 +59,8 @@ TABLE = {
         (LOGIN, 200, 404, LOGGED, LOGGED, 404, GRANT, LOGGED_E),
     ),
     "clinical:evolution_amend": (
-        "get", "evolution", None,
-        (LOGIN, 404, 404, 200, 404, 404, 403, 403),
+        "get", "evolution", "evolution",
+        (LOGIN, 404, 404, LOGGED, 404, 404, 403, 403),
     ),
     "clinical:prescription_print": (
         "get", "evolution", "prescription_print",

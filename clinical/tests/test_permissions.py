@@ -9,15 +9,19 @@ from django.utils import timezone
 from clinical.models import EmergencyAccess
 from clinical.permissions import (
     can_amend_evolution,
-    can_read_record,
-    can_request_emergency_access,
     can_see_access_log,
     can_write_evolution,
+    emergency_access_to,
     evolutions_visible_to,
     records_readable_by,
 )
 
 pytestmark = pytest.mark.django_db
+
+
+def can_read_record(user, patient):
+    return records_readable_by(user).filter(pk=patient.pk).exists()
+
 
 # role: (reads the record, writes evolutions, amends the doctor's evolution, sees the log)
 EXPECTED = {
@@ -68,8 +72,11 @@ def test_a_grant_opens_one_patient_only_and_only_until_it_expires(
     assert list(records_readable_by(grant_admin)) == [patient]
 
 
-def test_only_admins_ask_for_emergency_access(admin_user, doctor, patient):
-    assert can_request_emergency_access(admin_user)
-    assert not can_request_emergency_access(doctor)
-    assert not can_request_emergency_access(patient)
-    assert not can_request_emergency_access(AnonymousUser())
+def test_the_grant_in_force_is_the_admins_own_for_that_patient(
+    admin_user, grant_admin, grant, patient, other_patient, doctor
+):
+    assert emergency_access_to(grant_admin, patient.pk) == grant
+    assert emergency_access_to(grant_admin, other_patient.pk) is None
+    assert emergency_access_to(admin_user, patient.pk) is None  # another admin's grant
+    assert emergency_access_to(doctor, patient.pk) is None
+    assert emergency_access_to(AnonymousUser(), patient.pk) is None

@@ -168,3 +168,48 @@ def test_raw_sql_cannot_update_a_grant(grant):
 def test_raw_sql_cannot_delete_history_on_postgresql(table, evolution, access, grant):
     with refused_by_the_trigger("delete"):
         raw(f"DELETE FROM {table}")  # noqa: S608 - a constant table name
+
+
+# --- An evolution's current text is always its latest revision ------------------------------
+
+
+def test_saving_an_evolution_again_is_refused(evolution):
+    evolution.notes = "Reescrito sem revisão"
+    with pytest.raises(PermissionDenied):
+        evolution.save()
+
+    evolution.refresh_from_db()
+    assert evolution.notes == "Tosse seca há 3 dias."
+
+
+def by_revision_only():
+    error = ProgrammingError if POSTGRES else IntegrityError
+    return pytest.raises(error, match="changes only by a new revision")
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"notes": "'Reescrito'"},  # text without a revision
+        {"notes": "'Reescrito'", "revision": "2"},  # a revision number with no revision row
+        {"patient_id": "NULL"},
+        {"created_at": "created_at"},  # harmless: same value, but revision unchanged
+    ],
+    ids=["text", "number-without-row", "patient", "no-new-revision"],
+)
+def test_the_database_refuses_changing_an_evolution_outside_a_revision(evolution, change):
+    assignments = ", ".join(f"{column} = {value}" for column, value in change.items())
+    with by_revision_only():
+        raw(f"UPDATE clinical_evolution SET {assignments} WHERE id = %s", evolution.pk)  # noqa: S608
+
+    evolution.refresh_from_db()
+    assert (evolution.revision, evolution.notes) == (1, "Tosse seca há 3 dias.")
+
+
+def test_the_database_accepts_an_update_that_matches_a_new_revision(doctor, evolution):
+    amended = services.evolution_amend(
+        evolution=evolution, author=doctor, reason="Correção", notes="Texto novo"
+    )
+
+    assert (amended.revision, amended.notes) == (2, "Texto novo")
+    assert amended.revisions.get(number=2).notes == "Texto novo"

@@ -106,7 +106,23 @@ def amend_url(evolution):
 def test_the_amend_page_starts_from_the_current_text(client, doctor, evolution):
     response = login(client, doctor).get(amend_url(evolution))
 
-    assert response.context["form"].initial == evolution.text()
+    assert response.context["form"].initial == {**evolution.text(), "based_on": 1}
+
+
+def test_a_correction_made_meanwhile_is_not_undone(client, doctor, evolution):
+    # Two tabs open the amend form at revision 1; the first saves, the second must not
+    # silently put its older text back.
+    client = login(client, doctor)
+    first = form_data(**{**evolution.text(), "notes": "Aba 1"}, reason="Aba 1", based_on=1)
+    assert client.post(amend_url(evolution), first).status_code == 302
+    second = form_data(**{**evolution.text(), "notes": "Aba 2"}, reason="Aba 2", based_on=1)
+
+    response = client.post(amend_url(evolution), second)
+
+    assert response.status_code == 200
+    assert "was corrected while you were editing it" in text_of(response)
+    evolution.refresh_from_db()
+    assert (evolution.revision, evolution.notes) == (2, "Aba 1")
 
 
 def test_amending_without_a_reason_is_refused(client, doctor, evolution):
@@ -392,6 +408,39 @@ def test_the_responsible_doctor_sees_the_grant_on_the_chart_and_dashboard(
     assert reverse("clinical:access_log", args=[patient.pk]) in dashboard
 
 
+def test_a_doctor_who_only_had_a_room_does_not_see_break_glass_reasons(
+    client, room_doctor, grant, patient
+):
+    # The reason may be a complaint about that very doctor: it goes to the responsible one.
+    chart = text_of(login(client, room_doctor).get(reverse("clinical:chart", args=[patient.pk])))
+
+    assert "Emergency access to this record" not in chart
+    assert GRANT_REASON not in chart
+
+
+def test_the_call_page_is_never_cached(client, doctor, room):
+    # The doctor's panel shows the patient's details and this call's evolutions.
+    response = login(client, doctor).get(reverse("rooms:join", args=[room.code]))
+
+    assert response.status_code == 200
+    assert "no-store" in response["Cache-Control"]
+
+
+@pytest.mark.parametrize(
+    ("text", "summary"),
+    [
+        ({"diagnosis": "Asma", "notes": "Tosse"}, "Asma"),
+        ({"diagnosis_code": "J45.9", "notes": "Tosse"}, "J45.9"),
+        ({"notes": "Primeira linha\nSegunda"}, "Primeira linha"),
+        ({"prescription": "x" * 100}, "x" * 79 + "…"),
+    ],
+)
+def test_an_evolution_is_named_by_one_short_line(doctor, patient, text, summary):
+    evolution = services.evolution_write(doctor=doctor, patient=patient, **text)
+
+    assert evolution.summary == summary
+
+
 def test_a_grant_reason_is_escaped_where_the_doctor_reads_it(client, doctor, admin_user, patient):
     services.emergency_access_grant(
         admin=admin_user, patient=patient, reason=f"Auditoria {NASTY}", ip_address=None
@@ -431,15 +480,30 @@ def test_the_patient_sees_who_opened_their_record_but_no_addresses(
     assert "IP address" not in html
 
 
-def test_the_staff_log_shows_addresses(client, doctor, patient):
+def test_admins_see_addresses_in_the_log_and_doctors_do_not(client, doctor, admin_user, patient):
+    # Staff IP addresses are personal data too: only the back office needs them.
     login(client, doctor).get(
         reverse("clinical:chart", args=[patient.pk]), REMOTE_ADDR="203.0.113.7"
     )
+    url = reverse("clinical:access_log", args=[patient.pk])
 
-    html = text_of(client.get(reverse("clinical:access_log", args=[patient.pk])))
+    doctors_view = text_of(client.get(url))
+    admins_view = text_of(login(client, admin_user).get(url))
 
-    assert "203.0.113.7" in html
-    assert "IP address" in html
+    assert "203.0.113.7" in admins_view
+    assert "IP address" in admins_view
+    assert doctor.display_name in doctors_view
+    assert "203.0.113.7" not in doctors_view
+    assert "IP address" not in doctors_view
+
+
+def test_future_dates_in_the_log_filter_get_a_message(client, admin_user, patient):
+    url = reverse("clinical:access_log", args=[patient.pk])
+
+    response = login(client, admin_user).get(url, {"until": "9999-12-31"})
+
+    assert response.status_code == 200
+    assert "Choose a date up to today." in text_of(response)
 
 
 @pytest.fixture
@@ -543,7 +607,7 @@ def test_the_export_holds_the_patients_data_and_nobody_elses(
     assert [c["doctor"] for c in data["consultations"]] == [doctor.display_name]
     assert len(data["telemedicine_consents"]) == 1
     assert [(a["opened_by"], a["role"], a["what"]) for a in data["record_accesses"]] == [
-        (doctor.display_name, "doctor", "chart")
+        (doctor.display_name, "Doctor", "Chart")
     ]
     for foreign in (
         "SEGREDO-DA-DANIELA",

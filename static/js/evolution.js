@@ -3,13 +3,6 @@
 import { createDraftStore } from "./drafts.js";
 
 const FIELDS = ["notes", "diagnosis", "diagnosis_code", "prescription"];
-const SUMMARY_LENGTH = 60; // as the template's truncatechars:60
-
-function truncate(text, length) {
-  const value = String(text || "");
-  return value.length > length ? `${value.slice(0, length - 1)}…` : value;
-}
-
 function wire(form) {
   const status = document.getElementById("call-evolution-status");
   const list = document.getElementById("call-evolution-list");
@@ -75,7 +68,7 @@ function wire(form) {
         link.target = "_blank";
         link.rel = "noopener";
         link.textContent = body.written_at;
-        item.append(link, ` · ${truncate(body.summary, SUMMARY_LENGTH)}`);
+        item.append(link, ` · ${String(body.summary || "")}`); // the server's Evolution.summary
         list.prepend(item);
         say(body.message || form.dataset.textSaved, "success");
       } else if (response.status === 400 && body.errors) {

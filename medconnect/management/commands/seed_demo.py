@@ -147,6 +147,8 @@ class Command(BaseCommand):
         for index, days_ago, minutes, text in HISTORY:
             patient = self.patients[index]
             doctor = patient.patient_profile.doctor
+            if rooms_services.consent_current(patient=patient) is None:
+                rooms_services.consent_accept(patient=patient, ip_address=None, user_agent="demo")
             room = rooms_services.room_create(doctor=doctor, patient=patient)
             started = now - dt.timedelta(days=days_ago, hours=2)
             ended = started + dt.timedelta(minutes=minutes)
