@@ -256,12 +256,8 @@ SCRIPT_NOTE = "<script>window.__xss = 1</script> Paciente escreveu <b>isto</b> n
 
 
 def write(ana, carlos, *, days_ago=0, room=None, **text):
-    evolution = services.evolution_write(doctor=ana, patient=carlos, room=room, **text)
-    if days_ago:
-        when = timezone.now() - dt.timedelta(days=days_ago, hours=2)
-        Evolution.objects.filter(pk=evolution.pk).update(created_at=when)
-        evolution.refresh_from_db()
-    return evolution
+    when = timezone.now() - dt.timedelta(days=days_ago, hours=2 if days_ago else 0)
+    return services.evolution_write(doctor=ana, patient=carlos, room=room, at=when, **text)
 
 
 @pytest.fixture
