@@ -12,6 +12,9 @@ from .services import EMERGENCY_REASON_MIN_LENGTH
 class EvolutionForm(forms.Form):
     """The text of an evolution; the service checks the rules (one field at least, ICD-10)."""
 
+    # Identifies this one evolution across resends (services.evolution_write).
+    token = forms.UUIDField(widget=forms.HiddenInput, required=False)
+
     notes = forms.CharField(
         label=_("Notes"),
         required=False,
@@ -68,6 +71,8 @@ class EvolutionPageForm(EvolutionForm):
 
 
 class AmendForm(EvolutionForm):
+    token = None  # a correction is guarded by `based_on` instead
+
     # The revision the form was filled from, so a concurrent correction is not undone.
     based_on = forms.IntegerField(widget=forms.HiddenInput, min_value=1, required=False)
     reason = forms.CharField(

@@ -92,6 +92,10 @@ class Evolution(ClinicalText, NoDeleteModel):
     )
     # A default rather than auto_now_add, so imported or demo history keeps its dates.
     created_at = models.DateTimeField(_("written at"), default=timezone.now, editable=False)
+    # Chosen by the form that sends it: a resend after a lost reply (a dropped
+    # connection, a double click) finds this row instead of writing a duplicate
+    # that could never be deleted.
+    client_token = models.UUIDField(null=True, blank=True, unique=True, editable=False)
     # The latest revision's number and time, kept here so a timeline of any
     # length shows "amended" without a query per row.
     revision = models.PositiveIntegerField(_("revision"), default=1)

@@ -1,10 +1,11 @@
 """Writing and correcting evolutions, emergency access and the access log."""
 
 import datetime as dt
+import uuid
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -52,12 +53,21 @@ def evolution_write(
     diagnosis: str = "",
     diagnosis_code: str = "",
     prescription: str = "",
+    token: uuid.UUID | None = None,
     at: dt.datetime | None = None,
 ) -> Evolution:
     """A new evolution with its first revision. Access is the caller's check (permissions).
 
-    `at` is when it was written: now, unless history is being loaded (seed_demo).
+    `token` makes a resend harmless: the evolution already written with it is
+    returned. `at` is when it was written: now, unless history is being
+    loaded (seed_demo).
     """
+    if token is not None:
+        sent = Evolution.objects.filter(client_token=token).first()
+        if sent is not None:
+            if (sent.doctor_id, sent.patient_id) != (doctor.pk, patient.pk):
+                raise PermissionDenied
+            return sent
     if doctor.role != Role.DOCTOR or patient.role != Role.PATIENT:
         raise PermissionDenied
     if room is not None and (room.doctor_id != doctor.pk or room.patient_id != patient.pk):
@@ -68,9 +78,16 @@ def evolution_write(
         notes=notes, diagnosis=diagnosis, diagnosis_code=diagnosis_code, prescription=prescription
     )
     at = at or timezone.now()
-    evolution = Evolution.objects.create(
-        patient=patient, doctor=doctor, room=room, created_at=at, **text
-    )
+    try:
+        with transaction.atomic():
+            evolution = Evolution.objects.create(
+                patient=patient, doctor=doctor, room=room, created_at=at, client_token=token, **text
+            )
+    except IntegrityError:
+        if token is None:
+            raise
+        # The same resend, a moment earlier, on another request: that one wrote it.
+        return Evolution.objects.get(client_token=token, doctor=doctor, patient=patient)
     EvolutionRevision.objects.create(
         evolution=evolution, number=1, author=doctor, created_at=at, **text
     )

@@ -1,4 +1,5 @@
 import json
+import uuid
 from urllib.parse import urlencode
 
 from django.conf import settings
@@ -206,7 +207,8 @@ class EvolutionCreateView(ClinicalMixin, FormView):
     def get_initial(self):
         # From a consultation's summary, the evolution is linked to that consultation.
         code = self.request.GET.get("room", "")
-        return {"room": self.rooms.filter(code=code).first() if code else None}
+        room = self.rooms.filter(code=code).first() if code else None
+        return {"room": room, "token": uuid.uuid4()}
 
     def get_context_data(self, **kwargs):
         return super().get_context_data(patient=self.patient, **kwargs)

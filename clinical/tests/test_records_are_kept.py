@@ -213,3 +213,38 @@ def test_the_database_accepts_an_update_that_matches_a_new_revision(doctor, evol
 
     assert (amended.revision, amended.notes) == (2, "Texto novo")
     assert amended.revisions.get(number=2).notes == "Texto novo"
+
+
+def test_every_database_guard_is_installed():
+    # SQLite rebuilds a table for some schema changes and drops its triggers with it:
+    # a later migration must not silently remove these.
+    with connection.cursor() as cursor:
+        if POSTGRES:
+            cursor.execute(
+                "SELECT tgname FROM pg_trigger WHERE NOT tgisinternal AND tgname LIKE 'clinical_%%'"
+            )
+        else:
+            cursor.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'")
+        installed = {name for (name,) in cursor.fetchall()}
+
+    expected = {"clinical_evolution_by_revision"}
+    if POSTGRES:
+        expected |= {
+            f"{table}_refuse"
+            for table in (
+                "clinical_evolution",
+                "clinical_evolutionrevision",
+                "clinical_emergencyaccess",
+                "clinical_recordaccess",
+            )
+        }
+    else:
+        expected |= {
+            f"{table}_no_update"
+            for table in (
+                "clinical_evolutionrevision",
+                "clinical_emergencyaccess",
+                "clinical_recordaccess",
+            )
+        }
+    assert expected <= installed

@@ -295,3 +295,27 @@ def test_an_admin_row_carries_the_active_grant_only(admin_user, patient, other_p
     grant = grant_for(admin_user, patient)
     assert log(admin_user, patient).emergency == grant
     assert log(admin_user, other_patient).emergency is None  # granted for someone else
+
+
+def test_a_resend_with_the_same_token_returns_the_evolution_already_written(doctor, patient):
+    import uuid
+
+    token = uuid.uuid4()
+    first = services.evolution_write(doctor=doctor, patient=patient, notes="Uma vez", token=token)
+    again = services.evolution_write(doctor=doctor, patient=patient, notes="Uma vez", token=token)
+
+    assert again.pk == first.pk
+    assert Evolution.objects.count() == 1
+    assert EvolutionRevision.objects.count() == 1
+
+
+def test_a_token_cannot_reach_someone_elses_evolution(doctor, patient, other_doctor, other_patient):
+    import uuid
+
+    token = uuid.uuid4()
+    services.evolution_write(doctor=doctor, patient=patient, notes="Dela", token=token)
+    with pytest.raises(PermissionDenied):
+        services.evolution_write(
+            doctor=other_doctor, patient=other_patient, notes="Outro", token=token
+        )
+    assert Evolution.objects.count() == 1

@@ -670,3 +670,28 @@ def test_timeline_anchors_keep_plain_ids_past_a_thousand(client, doctor, patient
     client.force_login(doctor)
     html = client.get(reverse("clinical:chart", args=[patient.pk])).content.decode()
     assert 'id="evolution-12345"' in html
+
+
+def test_a_double_submitted_page_form_writes_one_evolution(client, doctor, patient):
+    client = login(client, doctor)
+    url = reverse("clinical:evolution_create", args=[patient.pk])
+    token = client.get(url).context["form"].initial["token"]
+    data = form_data(notes="Uma só", token=str(token))
+
+    assert client.post(url, data).status_code == 302
+    assert client.post(url, data).status_code == 302  # the back button, or a second click
+    assert Evolution.objects.filter(patient=patient).count() == 1
+
+
+def test_a_resent_call_evolution_answers_with_the_one_already_saved(client, doctor, room):
+    import uuid
+
+    client = login(client, doctor)
+    url = reverse("clinical:call_evolution", args=[room.code])
+    data = form_data(notes="Perdi a resposta", token=str(uuid.uuid4()))
+
+    first = client.post(url, data).json()
+    again = client.post(url, data).json()
+
+    assert first["id"] == again["id"]
+    assert Evolution.objects.filter(room=room).count() == 1

@@ -39,6 +39,27 @@ function wire(form) {
     if (buttonLabel) buttonLabel.textContent = on ? form.dataset.textSaving || idleLabel : idleLabel;
   };
 
+  // One token per evolution: a resend after a lost reply (a dropped connection)
+  // gets the evolution already saved instead of a duplicate. Kept with the draft.
+  const tokenKey = `mc-evolution-token:${form.dataset.room}`;
+  const token = field("token");
+  const newToken = () => {
+    token.value = window.crypto.randomUUID();
+    try {
+      window.sessionStorage.setItem(tokenKey, token.value);
+    } catch {
+      // Without storage the token still covers resends from this page.
+    }
+  };
+  let kept = null;
+  try {
+    kept = window.sessionStorage.getItem(tokenKey);
+  } catch {
+    // Storage disabled.
+  }
+  if (kept) token.value = kept;
+  else newToken();
+
   const draft = store.load();
   if (draft) {
     for (const [name, value] of Object.entries(draft)) field(name).value = value;
@@ -61,6 +82,7 @@ function wire(form) {
       const body = await response.json().catch(() => ({}));
       if (response.status === 201) {
         store.clear();
+        newToken(); // the next evolution is another one
         for (const name of FIELDS) field(name).value = "";
         const item = document.createElement("li");
         const link = document.createElement("a");

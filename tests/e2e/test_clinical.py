@@ -223,10 +223,29 @@ def test_an_unsaved_draft_survives_a_reload_and_is_gone_once_saved(browser, daph
         assert restored and page.inner_text(notice) == restored
         assert page.locator(notice).is_visible()
 
+        # The connection drops after the server saved but before its answer arrived:
+        # the doctor sees "not saved" and saves again, which must not write it twice.
+        endpoint = f"**{reverse('clinical:call_evolution', args=[room.code])}"
+
+        def lose_the_answer(route):
+            route.fetch()  # the server receives it and saves
+            route.abort()  # the answer never comes back
+
+        token = page.input_value(f"{PANEL_FORM} [name=token]")
+        page.route(endpoint, lose_the_answer)
+        page.click(f"{PANEL_FORM} button[type=submit]")
+        wait_until(page, "document.querySelector('#call-evolution-status[data-kind=danger]')")
+        page.unroute(endpoint)
+        doctor.console_errors.clear()  # the aborted request
+        assert Evolution.objects.count() == 1
+        assert panel_values(page) == {**draft, "prescription": ""}  # the draft is kept
+        assert page.input_value(f"{PANEL_FORM} [name=token]") == token
+
         # Saved: a reload shows an empty form and no notice.
         page.click(f"{PANEL_FORM} button[type=submit]")
         page.locator("#call-evolution-list li").first.wait_for()
-        assert Evolution.objects.get().diagnosis == "Insônia"
+        assert Evolution.objects.get().diagnosis == "Insônia"  # still exactly one
+        assert page.input_value(f"{PANEL_FORM} [name=token]") != token  # the next is new
         page.reload()
         page.wait_for_load_state("networkidle")
         join(doctor)

@@ -63,6 +63,6 @@ def backwards(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("clinical", "0003_section_choices")]
+    dependencies = [("clinical", "0002_database_refuses_changes")]
 
     operations = [migrations.RunPython(forwards, backwards)]
