@@ -87,6 +87,12 @@ class EmergencyAccessForm(forms.Form):
         label=_("Reason"),
         max_length=2000,
         min_length=EMERGENCY_REASON_MIN_LENGTH,
+        error_messages={
+            "min_length": _(
+                "Write a fuller reason (at least %(limit_value)d characters), for example: "
+                "“Audit requested by the clinical director”."
+            )
+        },
         widget=forms.Textarea(attrs={"rows": 4}),
         help_text=_(
             "For example: audit requested by the clinical director, or a complaint by the "

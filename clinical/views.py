@@ -381,19 +381,21 @@ class EmergencyAccessView(ClinicalMixin, FormView):
         except ValidationError as error:
             apply_service_errors(form, error)
             return self.form_invalid(form)
-        until = date_format(timezone.localtime(grant.expires_at), "TIME_FORMAT")
-        messages.warning(
-            self.request,
-            _("Emergency access granted until %(time)s. Every page you open is logged.")
-            % {"time": until},
-        )
+        chart = reverse("clinical:chart", args=[self.patient.pk])
         next_url = self.request.GET.get("next", "")
         if not url_has_allowed_host_and_scheme(
             next_url,
             allowed_hosts={self.request.get_host()},
             require_https=self.request.is_secure(),
         ):
-            next_url = reverse("clinical:chart", args=[self.patient.pk])
+            next_url = chart
+        if next_url != chart:  # the chart says it in its own banner
+            until = date_format(timezone.localtime(grant.expires_at), "TIME_FORMAT")
+            messages.warning(
+                self.request,
+                _("Emergency access granted until %(time)s. Every page you open is logged.")
+                % {"time": until},
+            )
         return redirect(next_url)
 
 

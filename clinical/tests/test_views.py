@@ -330,14 +330,26 @@ def test_the_grant_message_and_banner(client, admin_user, patient):
 
     html = text_of(response)
     assert response.redirect_chain[-1][0] == reverse("clinical:chart", args=[patient.pk])
-    assert "Emergency access granted until" in html
+    # The chart's own banner says it; a flash message would say it twice.
+    assert "Emergency access granted until" not in html
     assert "Every page you open here is logged" in html
+
+
+def test_the_grant_message_shows_where_no_banner_does(client, admin_user, patient, evolution):
+    client = login(client, admin_user)
+    detail = reverse("clinical:evolution", args=[evolution.pk])
+    url = f"{emergency_url(patient)}?{urlencode({'next': detail})}"
+
+    response = client.post(url, {"reason": GRANT_REASON}, follow=True)
+
+    assert response.redirect_chain[-1][0] == detail
+    assert "Emergency access granted until" in text_of(response)
 
 
 @pytest.mark.parametrize(
     ("reason", "message"),
     [
-        ("Preciso ver", "Ensure this value has at least 20 characters (it has 11)."),
+        ("Preciso ver", "Write a fuller reason (at least 20 characters)"),
         # Long enough for the form, too short once its spaces are collapsed.
         ("a" + " " * 30 + "b", "Explain the reason in at least 20 characters"),
     ],
