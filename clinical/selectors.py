@@ -6,7 +6,7 @@ from django.utils import timezone
 from accounts.models import User
 from rooms.models import Room, TelemedicineConsent
 
-from .models import EmergencyAccess, Evolution, EvolutionRevision, RecordAccess
+from .models import ClinicalText, EmergencyAccess, Evolution, EvolutionRevision, RecordAccess
 
 
 def timeline(*, patient: User) -> QuerySet[Evolution]:
@@ -30,6 +30,20 @@ def consultations(*, patient: User) -> QuerySet[Room]:
 
 def revisions_of(*, evolution: Evolution) -> list[EvolutionRevision]:
     return list(evolution.revisions.select_related("author__doctor_profile").order_by("-number"))
+
+
+def revision_history(*, evolution: Evolution) -> list[tuple[EvolutionRevision, list]]:
+    """Each revision (newest first) with the names of the fields it changed from the one before."""
+    ordered = sorted(revisions_of(evolution=evolution), key=lambda r: r.number)
+    history = []
+    for before, after in zip([None, *ordered], ordered, strict=False):
+        changed = [
+            ClinicalText._meta.get_field(name).verbose_name
+            for name in ClinicalText.TEXT_FIELDS
+            if before is not None and getattr(before, name) != getattr(after, name)
+        ]
+        history.append((after, changed))
+    return list(reversed(history))
 
 
 def record_counts(*, patient: User) -> dict:

@@ -12,7 +12,7 @@ from django.utils.translation import gettext as _
 from accounts.models import Role, User
 from rooms.models import Room
 
-from .models import ClinicalText, EmergencyAccess, Evolution, EvolutionRevision, RecordAccess
+from .models import EmergencyAccess, Evolution, EvolutionRevision, RecordAccess
 from .permissions import emergency_access_to
 from .validators import normalize_icd10, validate_icd10
 
@@ -148,23 +148,6 @@ def evolution_amend(
     )
     current.refresh_from_db()
     return current
-
-
-def revision_changes(revisions: list[EvolutionRevision]) -> list[tuple[EvolutionRevision, list]]:
-    """Each revision (newest first) with the names of the fields it changed from the one before."""
-    ordered = sorted(revisions, key=lambda r: r.number)
-    result = []
-    for before, after in zip([None, *ordered], ordered, strict=False):
-        if before is None:
-            changed = []
-        else:
-            changed = [
-                ClinicalText._meta.get_field(name).verbose_name
-                for name in ClinicalText.TEXT_FIELDS
-                if getattr(before, name) != getattr(after, name)
-            ]
-        result.append((after, changed))
-    return list(reversed(result))
 
 
 def emergency_access_grant(

@@ -124,9 +124,12 @@ class ClinicalMixin(RoleRequiredMixin):
         )
 
 
-def _timeline_page(request, patient):
+def _timeline(request, patient) -> dict:
+    """The timeline's page, and which of its evolutions this user may correct (one query)."""
     paginator = Paginator(selectors.timeline(patient=patient), TIMELINE_PAGE_SIZE)
-    return paginator.get_page(request.GET.get("page"))
+    page = paginator.get_page(request.GET.get("page"))
+    amendable = evolutions_amendable_by(request.user).filter(pk__in=[e.pk for e in page])
+    return {"page_obj": page, "amendable": set(amendable.values_list("pk", flat=True))}
 
 
 # --- The chart (doctors; admins with emergency access) -----------------------
@@ -144,7 +147,7 @@ class ChartView(ClinicalMixin, TemplateView):
         can_see_log = can_see_access_log(user, patient)
         return super().get_context_data(
             patient=patient,
-            page_obj=_timeline_page(self.request, patient),
+            **_timeline(self.request, patient),
             consultations=selectors.consultations(patient=patient)[:CONSULTATIONS_SHOWN],
             can_write=can_write_evolution(user, patient),
             can_open_room=can_open_room_for(user, patient),
@@ -316,7 +319,7 @@ class EvolutionDetailView(ClinicalMixin, TemplateView):
         return super().get_context_data(
             evolution=evolution,
             patient=evolution.patient,
-            history=services.revision_changes(selectors.revisions_of(evolution=evolution)),
+            history=selectors.revision_history(evolution=evolution),
             can_amend=can_amend_evolution(self.request.user, evolution),
             **kwargs,
         )
@@ -431,7 +434,7 @@ class MyRecordView(ClinicalMixin, TemplateView):
         patient = self.request.user
         return super().get_context_data(
             patient=patient,
-            page_obj=_timeline_page(self.request, patient),
+            **_timeline(self.request, patient),
             consultations=selectors.consultations(patient=patient)[:CONSULTATIONS_SHOWN],
             **kwargs,
         )

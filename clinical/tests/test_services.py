@@ -131,7 +131,7 @@ def test_amending_twice_keeps_all_three_revisions(doctor, patient, evolution):
     assert evolution.amended_at == revisions[3].created_at
 
 
-def test_revision_changes_names_the_changed_fields(doctor, patient, evolution):
+def test_revision_history_names_the_changed_fields(doctor, patient, evolution):
     text = evolution.text()
     amend(evolution, doctor, **{**text, "prescription": "Outra receita"})
     amend(
@@ -143,9 +143,7 @@ def test_revision_changes_names_the_changed_fields(doctor, patient, evolution):
     with translation.override("en"):
         history = [
             (revision.number, [str(name) for name in changed])
-            for revision, changed in services.revision_changes(
-                selectors.revisions_of(evolution=evolution)
-            )
+            for revision, changed in selectors.revision_history(evolution=evolution)
         ]
 
     assert history == [(3, ["notes", "ICD-10 code"]), (2, ["prescription"]), (1, [])]

@@ -707,3 +707,11 @@ def test_a_resent_call_evolution_answers_with_the_one_already_saved(client, doct
 
     assert first["id"] == again["id"]
     assert Evolution.objects.filter(room=room).count() == 1
+
+
+def test_only_the_author_is_offered_the_correction(client, doctor, room_doctor, patient, evolution):
+    chart = reverse("clinical:chart", args=[patient.pk])
+    amend = f'href="{reverse("clinical:evolution_amend", args=[evolution.pk])}"'
+
+    assert amend in login(client, doctor).get(chart).content.decode()
+    assert amend not in login(client, room_doctor).get(chart).content.decode()

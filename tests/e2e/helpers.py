@@ -3,6 +3,8 @@
 import json
 from pathlib import Path
 
+from accounts.tests.factories import PASSWORD
+
 ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS = ROOT / "screenshots"
 AXE_SOURCE = (ROOT / "tests" / "assets" / "axe.min.js").read_text()
@@ -104,3 +106,39 @@ def wait_until(page, expression: str, timeout: float = 15_000) -> None:
             )
             raise AssertionError(f"timed out waiting for: {expression}; page state: {state}")
         page.wait_for_timeout(100)
+
+
+# --- A call -------------------------------------------------------------------
+
+MEDIA = {"permissions": ["camera", "microphone"]}
+
+
+def shoot_both_widths(visit, name):
+    """Screenshot and scan the current page at phone and desktop widths."""
+    for width, viewport in (("390", PHONE), ("1440", DESKTOP)):
+        visit.page.set_viewport_size(viewport)
+        visit.page.wait_for_timeout(150)
+        check_page(visit, name, width)
+
+
+def wait_connected(visit, timeout=30_000):
+    try:
+        wait_until(visit.page, "document.body.dataset.connection === 'connected'", timeout)
+        wait_until(visit.page, "document.getElementById('remote-video').videoWidth > 0", timeout)
+    except AssertionError as error:
+        raise AssertionError(f"{error}\nconsole:\n" + "\n".join(visit.console_log[-30:])) from None
+
+
+def join(visit):
+    wait_until(visit.page, "!document.getElementById('join-button').disabled")
+    visit.page.click("#join-button")
+
+
+def enter_call(path: str, *people) -> None:
+    """Each (visit, e-mail) signs in, opens the call and joins; then all are connected."""
+    for visit, email in people:
+        visit.login(email, PASSWORD)
+        visit.goto(path)
+        join(visit)
+    for visit, _email in people:
+        wait_connected(visit)

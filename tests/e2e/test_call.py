@@ -11,11 +11,20 @@ from rooms.models import Room
 from rooms.tests.factories import RoomFactory
 
 from ..conftest import DaphneServer
-from .helpers import DESKTOP, PHONE, Visit, check_page, wait_until
+from .helpers import (
+    DESKTOP,
+    MEDIA,
+    PHONE,
+    Visit,
+    check_page,
+    enter_call,
+    join,
+    shoot_both_widths,
+    wait_connected,
+    wait_until,
+)
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-MEDIA = {"permissions": ["camera", "microphone"]}
 
 
 @pytest.fixture
@@ -27,27 +36,6 @@ def consultation():
         first_name="Carlos", last_name="Pereira", email="carlos@clinica.test", doctor=ana
     )
     return RoomFactory(doctor=ana, patient=carlos)
-
-
-def shoot_both_widths(visit, name):
-    """Screenshot and scan the current page at phone and desktop widths."""
-    for width, viewport in (("390", PHONE), ("1440", DESKTOP)):
-        visit.page.set_viewport_size(viewport)
-        visit.page.wait_for_timeout(150)
-        check_page(visit, name, width)
-
-
-def wait_connected(visit, timeout=30_000):
-    try:
-        wait_until(visit.page, "document.body.dataset.connection === 'connected'", timeout)
-        wait_until(visit.page, "document.getElementById('remote-video').videoWidth > 0", timeout)
-    except AssertionError as error:
-        raise AssertionError(f"{error}\nconsole:\n" + "\n".join(visit.console_log[-30:])) from None
-
-
-def join(visit):
-    wait_until(visit.page, "!document.getElementById('join-button').disabled")
-    visit.page.click("#join-button")
 
 
 def test_doctor_and_patient_see_each_other_and_the_doctor_finishes(
@@ -127,12 +115,7 @@ def test_the_call_recovers_when_the_server_is_killed_and_restarted(
     doctor = Visit(browser, server, DESKTOP, **MEDIA)
     patient = Visit(browser, server, PHONE, **MEDIA)
     try:
-        for visit, email in ((doctor, "ana@clinica.test"), (patient, "carlos@clinica.test")):
-            visit.login(email, PASSWORD)
-            visit.goto(path)
-            join(visit)
-        wait_connected(doctor)
-        wait_connected(patient)
+        enter_call(path, (doctor, "ana@clinica.test"), (patient, "carlos@clinica.test"))
 
         server.kill()
         wait_until(doctor.page, "!document.getElementById('call-banner').hidden", 15_000)

@@ -16,8 +16,18 @@ from clinical.models import EmergencyAccess, Evolution, RecordAccess, RecordSect
 from rooms.models import Room
 from rooms.tests.factories import ConsentFactory, RoomFactory
 
-from .helpers import DESKTOP, PHONE, SCREENSHOTS, Visit, check_page, wait_until
-from .test_call import MEDIA, join, shoot_both_widths, wait_connected
+from .helpers import (
+    DESKTOP,
+    MEDIA,
+    PHONE,
+    SCREENSHOTS,
+    Visit,
+    check_page,
+    enter_call,
+    join,
+    shoot_both_widths,
+    wait_until,
+)
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -89,12 +99,7 @@ def test_the_doctor_writes_an_evolution_during_the_call_and_the_call_stays_up(
     patient = Visit(browser, daphne_server, PHONE, **MEDIA)
     navigations = []
     try:
-        for visit, email in ((doctor, "ana@clinica.test"), (patient, "carlos@clinica.test")):
-            visit.login(email, PASSWORD)
-            visit.goto(path)
-            join(visit)
-        wait_connected(doctor)
-        wait_connected(patient)
+        enter_call(path, (doctor, "ana@clinica.test"), (patient, "carlos@clinica.test"))
         page = doctor.page
         page.evaluate("window.__mcNoNavigation = 'still here'")
         page.on("framenavigated", lambda f: f == page.main_frame and navigations.append(f.url))

@@ -327,6 +327,43 @@ function assertConverged({ patient, doctor }) {
   }
 }
 
+// Both sides ask to negotiate, the second `stagger` ticks after the first, over
+// every timing below (3 latencies x 6 processing speeds x 4 staggers x who goes
+// first = 144 runs). Each run must converge and pass `check`; a failure names
+// its timing. `setUp` makes the peers: `pair` (a fresh start) or `connected`.
+async function sweepBothNegotiating(setUp, check) {
+  let runs = 0;
+  for (const latency of [0, 1, 3]) {
+    for (const srdTicks of [1, 2, 4]) {
+      for (const sldTicks of [1, 3]) {
+        for (const stagger of [0, 1, 2, 5]) {
+          for (const first of ["patient", "doctor"]) {
+            const peers = await setUp({
+              latency,
+              patient: { srdTicks, sldTicks },
+              doctor: { srdTicks: sldTicks, sldTicks: srdTicks },
+            });
+            const second = first === "patient" ? "doctor" : "patient";
+            peers[first].pc.requestNegotiation();
+            await ticks(stagger);
+            peers[second].pc.requestNegotiation();
+            await peers.activity.idle();
+            try {
+              assertConverged(peers);
+              check(peers);
+            } catch (err) {
+              err.message = `latency ${latency}, srd ${srdTicks}, sld ${sldTicks}, ${first} first by ${stagger}: ${err.message}`;
+              throw err;
+            }
+            runs += 1;
+          }
+        }
+      }
+    }
+  }
+  return runs;
+}
+
 // --- One peer, the other side played by the test ---------------------------------
 
 describe("PerfectNegotiation, one side", () => {
@@ -660,83 +697,29 @@ describe("PerfectNegotiation, two peers", { timeout: 10_000 }, () => {
     // offer again because its change was still not negotiated.
     assert.deepEqual(patient.results[0], ["offer", "applied"]);
     assert.equal(patient.pc.rollbacks, 1);
-    const descriptions = descriptionCalls;
-    assert.deepEqual(descriptions(patient), [
+    assert.deepEqual(descriptionCalls(patient), [
       "sld implicit", // its offer
       "srd offer", // the doctor's: implicit rollback
       "sld implicit", // the answer
       "sld implicit", // negotiationneeded again: a new offer
       "srd answer",
     ]);
-    assert.deepEqual(descriptions(doctor), ["sld implicit", "srd answer", "srd offer", "sld implicit"]);
+    assert.deepEqual(descriptionCalls(doctor), ["sld implicit", "srd answer", "srd offer", "sld implicit"]);
   });
 
   test("a start where both want to negotiate converges without glare whatever the timing", async () => {
-    let runs = 0;
-    for (const latency of [0, 1, 3]) {
-      for (const srdTicks of [1, 2, 4]) {
-        for (const sldTicks of [1, 3]) {
-          for (const stagger of [0, 1, 2, 5]) {
-            for (const first of ["patient", "doctor"]) {
-              const peers = pair({
-                latency,
-                patient: { srdTicks, sldTicks },
-                doctor: { srdTicks: sldTicks, sldTicks: srdTicks },
-              });
-              const second = first === "patient" ? "doctor" : "patient";
-              peers[first].pc.requestNegotiation();
-              await ticks(stagger);
-              peers[second].pc.requestNegotiation();
-              await peers.activity.idle();
-              const where = `latency ${latency}, srd ${srdTicks}, sld ${sldTicks}, ${first} first by ${stagger}`;
-              try {
-                assertConverged(peers);
-              } catch (err) {
-                err.message = `${where}: ${err.message}`;
-                throw err;
-              }
-              assert.equal(peers.patient.pc.rollbacks + peers.doctor.pc.rollbacks, 0, `${where}: a rollback`);
-              assert.equal(descriptionCalls(peers.patient)[0], "srd offer", `${where}: the patient offered first`);
-              assert.ok(!received(peers.doctor).some(([, r]) => r === "ignored"), `${where}: an offer was ignored`);
-              runs += 1;
-            }
-          }
-        }
-      }
-    }
+    const runs = await sweepBothNegotiating(pair, (peers) => {
+      assert.equal(peers.patient.pc.rollbacks + peers.doctor.pc.rollbacks, 0, "a rollback");
+      assert.equal(descriptionCalls(peers.patient)[0], "srd offer", "the patient offered first");
+      assert.ok(!received(peers.doctor).some(([, r]) => r === "ignored"), "an offer was ignored");
+    });
     assert.equal(runs, 144);
   });
 
   test("glare on renegotiation converges whatever the timing", async () => {
-    let runs = 0;
-    for (const latency of [0, 1, 3]) {
-      for (const srdTicks of [1, 2, 4]) {
-        for (const sldTicks of [1, 3]) {
-          for (const stagger of [0, 1, 2, 5]) {
-            for (const first of ["patient", "doctor"]) {
-              const peers = await connected({
-                latency,
-                patient: { srdTicks, sldTicks },
-                doctor: { srdTicks: sldTicks, sldTicks: srdTicks },
-              });
-              const second = first === "patient" ? "doctor" : "patient";
-              peers[first].pc.requestNegotiation();
-              await ticks(stagger);
-              peers[second].pc.requestNegotiation();
-              await peers.activity.idle();
-              try {
-                assertConverged(peers);
-              } catch (err) {
-                err.message = `latency ${latency}, srd ${srdTicks}, sld ${sldTicks}, ${first} first by ${stagger}: ${err.message}`;
-                throw err;
-              }
-              assert.equal(peers.doctor.pc.rollbacks, 0, "the impolite peer rolled back");
-              runs += 1;
-            }
-          }
-        }
-      }
-    }
+    const runs = await sweepBothNegotiating(connected, (peers) => {
+      assert.equal(peers.doctor.pc.rollbacks, 0, "the impolite peer rolled back");
+    });
     assert.equal(runs, 144);
   });
 
