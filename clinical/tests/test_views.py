@@ -715,3 +715,58 @@ def test_only_the_author_is_offered_the_correction(client, doctor, room_doctor, 
 
     assert amend in login(client, doctor).get(chart).content.decode()
     assert amend not in login(client, room_doctor).get(chart).content.decode()
+
+
+def test_the_chart_shows_what_a_doctor_needs_before_a_consultation(
+    client, settings, doctor, consented_patient
+):
+    from django.utils.formats import date_format
+
+    from accounts.templatetags.people import cpf_masked, phone
+
+    patient = consented_patient
+    profile = patient.patient_profile
+    profile.birth_date = dt.date(1985, 3, 14)
+    profile.cpf = "52998224725"
+    profile.save()
+    patient.phone = "+5511987654321"
+    patient.save()
+    finished = RoomFactory(doctor=doctor, patient=patient)
+    services.evolution_write(doctor=doctor, patient=patient, room=finished, notes="Nota")
+    from rooms import services as rooms_services
+
+    rooms_services.room_finalize(room=finished, by=doctor)
+
+    html = text_of(login(client, doctor).get(reverse("clinical:chart", args=[patient.pk])))
+
+    for shown in (
+        patient.get_full_name(),
+        date_format(profile.birth_date, "SHORT_DATE_FORMAT"),
+        f"{profile.age} years old",
+        cpf_masked("52998224725"),
+        phone("+5511987654321"),
+        patient.email,
+        doctor.display_name,  # the responsible doctor
+        doctor.doctor_profile.crm_display,
+        "Accepted on",  # the telemedicine consent
+        f"Finished by {doctor.display_name}",
+        "Not billable",  # they never were in the call together
+        "1 evolution",
+        reverse("rooms:create", args=[patient.pk]),  # open a room
+    ):
+        assert shown in html, shown
+    assert "52998224725" not in html and "529.982.247-25" not in html  # never the whole CPF
+
+
+def test_the_printed_chart_names_the_clinic_the_doctor_the_patient_and_the_time(
+    client, settings, doctor, patient, evolution
+):
+    from django.utils.formats import date_format
+
+    settings.CLINIC_NAME = "Clínica Boa Saúde"
+    before = timezone.localtime()
+    html = text_of(login(client, doctor).get(reverse("clinical:chart_print", args=[patient.pk])))
+
+    for shown in ("Clínica Boa Saúde", doctor.display_name, "CRM", patient.get_full_name()):
+        assert shown in html, shown
+    assert date_format(before, "SHORT_DATETIME_FORMAT")[:10] in html  # printed today
