@@ -770,3 +770,15 @@ def test_the_printed_chart_names_the_clinic_the_doctor_the_patient_and_the_time(
     for shown in ("Clínica Boa Saúde", doctor.display_name, "CRM", patient.get_full_name()):
         assert shown in html, shown
     assert date_format(before, "SHORT_DATETIME_FORMAT")[:10] in html  # printed today
+
+
+def test_an_admin_sees_counts_not_content_and_no_zero_plural(client, admin_user, patient):
+    url = reverse("accounts:patient_detail", args=[patient.pk])
+
+    empty = text_of(login(client, admin_user).get(url))
+    services.evolution_write(doctor=patient.patient_profile.doctor, patient=patient, notes="Sigilo")
+    one = text_of(client.get(url))
+
+    assert "No evolution yet" in empty and "0 evolution" not in empty
+    assert "1 evolution" in one
+    assert "Sigilo" not in one  # counts and dates, never content
