@@ -782,3 +782,35 @@ def test_an_admin_sees_counts_not_content_and_no_zero_plural(client, admin_user,
     assert "No evolution yet" in empty and "0 evolution" not in empty
     assert "1 evolution" in one
     assert "Sigilo" not in one  # counts and dates, never content
+
+
+def test_the_call_panel_shows_the_latest_evolutions_and_logs_that_read(
+    client, doctor, patient, room
+):
+    services.evolution_write(
+        doctor=doctor, patient=patient, diagnosis="Rinite", diagnosis_code="J30.4"
+    )
+    services.evolution_write(doctor=doctor, patient=patient, room=room, notes="Nesta chamada")
+    url = reverse("rooms:join", args=[room.code])
+
+    html = text_of(login(client, doctor).get(url, REMOTE_ADDR="203.0.113.9"))
+
+    assert "Latest evolutions" in html
+    assert "Rinite" in html and "J30.4" in html
+    row = RecordAccess.objects.get()
+    assert (row.viewer, row.patient, row.section, str(row.ip_address)) == (
+        doctor,
+        patient,
+        "chart",
+        "203.0.113.9",
+    )
+    latest = html[html.index('id="call-earlier-title"') : html.index('id="call-evolution-title"')]
+    assert "Rinite" in latest
+    assert "Nesta chamada" not in latest  # this call's evolution is listed apart
+
+
+def test_a_first_call_shows_no_history_and_logs_nothing(client, doctor, room):
+    html = text_of(login(client, doctor).get(reverse("rooms:join", args=[room.code])))
+
+    assert "Latest evolutions" not in html
+    assert not RecordAccess.objects.exists()
