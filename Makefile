@@ -5,6 +5,9 @@ PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 HOST ?= 127.0.0.1
 PORT ?= 8000
+# The product's own 403/404/500 pages by default; `make run DEBUG=true` for Django's
+# debug pages. Served over plain http on your machine, so no HTTPS redirect or secure cookies.
+DEBUG ?= false
 # A socket that goes silent (laptop lid, lost Wi-Fi) is pinged every 10 s and
 # dropped 10 s after an unanswered ping: its peer hears `lost` within ~22 s.
 DAPHNE_FLAGS ?= --ping-interval 10 --ping-timeout 10
@@ -44,7 +47,7 @@ static: $(VENV)/.installed
 run: $(VENV)/.installed compilemessages migrate static
 	$(PY) manage.py seed_demo --if-empty
 	@echo "MedConnect is at http://$(HOST):$(PORT)/  (Ctrl+C to stop)"
-	DEBUG=true $(VENV)/bin/daphne $(DAPHNE_FLAGS) -b $(HOST) -p $(PORT) medconnect.asgi:application
+	DEBUG=$(DEBUG) HTTPS=false $(VENV)/bin/daphne $(DAPHNE_FLAGS) -b $(HOST) -p $(PORT) medconnect.asgi:application
 
 ## test: the whole suite (Python, browser, JavaScript)
 test: $(VENV)/.installed-dev compilemessages

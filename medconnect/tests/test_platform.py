@@ -208,10 +208,15 @@ def test_seed_demo_refuses_to_run_twice(db):
     _seed()
     before = _snapshot()
 
-    with pytest.raises(CommandError):
+    with pytest.raises(CommandError) as refused:
         _seed()
 
     assert _snapshot() == before
+    # It says what works today, not a command that does not exist.
+    message = str(refused.value)
+    assert "--force" in message
+    assert "reset_database" not in message
+    assert "run `make run` again" in message
 
 
 def test_seed_demo_if_empty_leaves_a_used_database_alone(db):
@@ -427,3 +432,15 @@ def test_seed_demo_gives_the_charts_some_history():
     assert [r.number for r in amended.revisions.order_by("number")] == [1, 2]
     assert "4 vezes" in amended.revisions.get(number=1).prescription
     assert "3 vezes" in amended.prescription
+
+
+def test_the_repository_stands_alone_its_docs_link_only_to_its_own_files():
+    root = Path(__file__).resolve().parents[2]
+    documents = [root / "README.md", *sorted((root / "docs").glob("*.md"))]
+    assert {"ARCHITECTURE.md", "signaling-protocol.md"} <= {doc.name for doc in documents}
+    for document in documents:
+        text = document.read_text()
+        assert "../shared" not in text and "shared/docs" not in text, document.name
+        for target in re.findall(r"\]\(([^)#\s]+)\)", text):
+            if "://" not in target:
+                assert (document.parent / target).exists(), f"{document.name} links {target}"

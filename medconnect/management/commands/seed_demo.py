@@ -2,6 +2,7 @@
 
 import datetime as dt
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.utils import timezone
@@ -95,8 +96,8 @@ class Command(BaseCommand):
                 self.print_logins()
                 return
             raise CommandError(
-                "The database already has users. Use --force to add the demo clinic anyway, "
-                "or `manage.py reset_database` first."
+                "The database already has users. Use --force to add the demo clinic beside "
+                f"them, or start from an empty database: {self.how_to_start_empty()}"
             )
         if User.objects.filter(email__in=[ADMIN["email"]] + [d["email"] for d in DOCTORS]).exists():
             raise CommandError("The demo clinic is already loaded.")
@@ -104,6 +105,13 @@ class Command(BaseCommand):
             self.create()
         self.stdout.write(self.style.SUCCESS("Demo clinic created."))
         self.print_logins()
+
+    @staticmethod
+    def how_to_start_empty() -> str:
+        database = settings.DATABASES["default"]
+        if database["ENGINE"].endswith("sqlite3"):
+            return f"stop the server, move {database['NAME']} aside and run `make run` again."
+        return f"drop and create the database {database['NAME']}, then run `make run` again."
 
     def create(self):
         admin = User.objects.create_superuser(password=DEMO_PASSWORD, **ADMIN)
