@@ -217,6 +217,10 @@ class UserAdmin(DjangoUserAdmin):
     def get_inlines(self, request, obj):
         if obj is None:
             return []
+        if request.method == "POST" and request.POST.get("role", obj.role) != obj.role:
+            # The inline on the page is the old role's profile, which the change
+            # may remove; the new role's profile is edited once the role is saved.
+            return []
         if obj.is_doctor:
             return [DoctorProfileInline]
         if obj.is_patient:
@@ -244,14 +248,6 @@ class UserAdmin(DjangoUserAdmin):
             % {"name": obj.display_name, "role": obj.get_role_display()},
             messages.SUCCESS,
         )
-
-    def save_related(self, request, form, formsets, change):
-        if change and "role" in form.changed_data:
-            # The inlines shown belonged to the old role (a profile the change may
-            # have removed); the new role's profile is edited on the next visit.
-            form.save_m2m()
-            return
-        super().save_related(request, form, formsets, change)
 
     @admin.action(description=_("Deactivate the selected people"))
     def deactivate(self, request, queryset):
