@@ -104,7 +104,7 @@ class PresenceAdmin(ReadOnlyAdmin):
 class CallSampleAdmin(ReadOnlyAdmin):
     """What the browsers measured during calls, to answer "the call was bad"."""
 
-    list_display = ("measured", "person", "consultation", "rtt", "loss", "kbps_in", "kbps_out")
+    list_display = ("measured", "person", "consultation", "rtt", "loss", "received", "sent")
     list_select_related = ("user__doctor_profile", "room__patient", "room__doctor__doctor_profile")
     date_hierarchy = "created_at"
     fields = list_display
@@ -131,9 +131,9 @@ class CallSampleAdmin(ReadOnlyAdmin):
         return "-" if obj.loss_pct is None else round(obj.loss_pct, 1)
 
     @admin.display(description=_("received (kbit/s)"))
-    def kbps_in(self, obj):
+    def received(self, obj):
         return "-" if obj.kbps_in is None else round(obj.kbps_in)
 
     @admin.display(description=_("sent (kbit/s)"))
-    def kbps_out(self, obj):
+    def sent(self, obj):
         return "-" if obj.kbps_out is None else round(obj.kbps_out)
