@@ -13,9 +13,7 @@ from django.utils.translation import gettext_lazy as _
 from . import services
 from .forms import DoctorChoiceField, apply_service_errors
 from .models import (
-    BRAZILIAN_STATES,
     DoctorProfile,
-    DoctorTitle,
     PatientProfile,
     Role,
     User,
@@ -99,12 +97,10 @@ class UserChangeAdminForm(EmailCleaningMixin, UserChangeForm):
     """The role goes through services.user_change_role, which checks nothing is left
     inconsistent; the extra fields give the new role what it needs."""
 
-    crm = forms.CharField(label=_("CRM"), max_length=10, required=False)
-    crm_state = forms.ChoiceField(
-        label=_("CRM state"), choices=[("", "---------"), *BRAZILIAN_STATES], required=False
-    )
-    title = forms.ChoiceField(
-        label=_("title"), choices=[("", "---------"), *DoctorTitle.choices], required=False
+    # The doctor profile's own fields (labels, choices), optional until the role changes.
+    crm, crm_state, title = (
+        forms.fields_for_model(DoctorProfile, fields=[name])[name]
+        for name in ("crm", "crm_state", "title")
     )
     doctor = DoctorChoiceField(
         label=_("Responsible doctor"),
@@ -122,6 +118,8 @@ class UserChangeAdminForm(EmailCleaningMixin, UserChangeForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        for name in ("crm", "crm_state"):
+            self.fields[name].required = False
         wanted = role_change_fields(self.instance)
         for name in ("crm", "crm_state", "title", "doctor"):
             if name not in wanted:

@@ -46,7 +46,7 @@ class RoomAdmin(ReadOnlyAdmin):
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("ended_by__doctor_profile")
 
-    @admin.display(description=_("opened at"), ordering="created_at")
+    @admin.display(description=_("created at"), ordering="created_at")
     def opened(self, obj):
         return short_local_datetime(obj.created_at)
 
