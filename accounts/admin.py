@@ -156,6 +156,8 @@ class UserAdmin(DjangoUserAdmin):
     list_display = ("email", "first_name", "last_name", "role", "is_active", "last_login")
     list_filter = ("role", "is_active")
     search_fields = ("email", "first_name", "last_name", "doctor_profile__crm")
+    # Each row's title (the checkbox's label) is the name, with a doctor's title.
+    list_select_related = ("doctor_profile",)
     ordering = ("first_name", "last_name")
     readonly_fields = ("last_login", "date_joined", "photo")
     actions = ["deactivate", "reactivate"]
@@ -282,7 +284,9 @@ class DoctorProfileAdmin(admin.ModelAdmin):
     list_filter = ("crm_state", "specialty", "pix_key_type")
     search_fields = ("user__first_name", "user__last_name", "user__email", "crm")
     list_select_related = ("user",)
-    autocomplete_fields = ["user"]
+    # A profile belongs to its person: moving it would leave one without a CRM
+    # and give another a CRM without the doctor role.
+    readonly_fields = ["user"]
 
     @admin.display(description=_("doctor"), ordering="user__first_name")
     def doctor_name(self, obj):
@@ -292,18 +296,46 @@ class DoctorProfileAdmin(admin.ModelAdmin):
     def masked_pix_key(self, obj):
         return mask_pix_key(obj.pix_key_type, obj.pix_key)
 
+    def has_add_permission(self, request):
+        # Profiles come with the role: the doctor pages, or a role change.
+        return False
+
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+class ResponsibleDoctorFilter(admin.SimpleListFilter):
+    """The doctors who have patients, named in one query (Django's related filter
+    names each doctor with a query of its own)."""
+
+    title = _("responsible doctor")
+    parameter_name = "doctor"
+
+    def lookups(self, request, model_admin):
+        doctors = (
+            User.objects.filter(patients__isnull=False)
+            .distinct()
+            .select_related("doctor_profile")
+            .order_by("first_name", "last_name")
+        )
+        return [(doctor.pk, doctor.display_name) for doctor in doctors]
+
+    def queryset(self, request, queryset):
+        return queryset.filter(doctor_id=self.value()) if self.value() else queryset
 
 
 @admin.register(PatientProfile)
 class PatientProfileAdmin(admin.ModelAdmin):
     list_display = ("user", "doctor", "birth_date", "created_by")
-    list_filter = (("doctor", admin.RelatedOnlyFieldListFilter),)
+    list_filter = (ResponsibleDoctorFilter,)
     search_fields = ("user__first_name", "user__last_name", "user__email", "cpf")
-    list_select_related = ("user", "doctor", "created_by")
-    autocomplete_fields = ["user", "doctor"]
-    readonly_fields = ["created_by"]
+    list_select_related = ("user", "doctor__doctor_profile", "created_by")
+    autocomplete_fields = ["doctor"]
+    readonly_fields = ["user", "created_by"]
+
+    def has_add_permission(self, request):
+        # Profiles come with the role: the patient and doctor pages, or a role change.
+        return False
 
     def has_delete_permission(self, request, obj=None):
         return False

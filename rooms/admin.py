@@ -27,7 +27,7 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 @admin.register(Room)
 class RoomAdmin(ReadOnlyAdmin):
     list_display = ("opened", "patient", "doctor", "status", "together", "ended")
-    list_select_related = ("patient", "doctor__doctor_profile")
+    list_select_related = ("patient", "doctor__doctor_profile", "ended_by__doctor_profile")
     list_filter = ("status", "created_at")
     date_hierarchy = "created_at"
     search_fields = ("patient__first_name", "patient__last_name", "doctor__first_name")
@@ -42,9 +42,6 @@ class RoomAdmin(ReadOnlyAdmin):
         "ended_by",
     )
     readonly_fields = fields
-
-    def get_queryset(self, request):
-        return super().get_queryset(request).select_related("ended_by__doctor_profile")
 
     @admin.display(description=_("created at"), ordering="created_at")
     def opened(self, obj):

@@ -12,7 +12,8 @@ from django.contrib import admin
 from django.urls import reverse
 from django.utils import timezone, translation
 
-from accounts.models import short_local_datetime
+from accounts.models import DoctorProfile, PatientProfile, short_local_datetime
+from accounts.tests.factories import DoctorFactory, PatientFactory
 from clinical import services as clinical_services
 from clinical.models import RecordAccess
 from rooms import services as room_services
@@ -200,3 +201,47 @@ def test_the_login_logs_are_read_only(client, admin_user):
     client.force_login(admin_user)
     for model in (AccessLog, AccessFailureLog):
         assert client.get(url(model, "add")).status_code == 403
+
+
+@pytest.mark.parametrize("model", [DoctorProfile, PatientProfile], ids=lambda m: m.__name__)
+def test_profiles_come_with_the_role_not_from_the_admin(client, admin_user, patient, model):
+    profile = model._default_manager.first()
+    owner = profile.user
+    client.force_login(admin_user)
+
+    assert client.get(url(model, "add")).status_code == 403
+    client.post(url(model, "change", profile.pk), {"user": admin_user.pk})
+
+    profile.refresh_from_db()
+    assert profile.user == owner
+
+
+def more_rows(doctor, patient):
+    """Three more consultations, each with its own doctor and patient and their rows."""
+    for _ in range(3):
+        other_doctor = DoctorFactory(profile__title="dr")
+        other_patient = PatientFactory(doctor=other_doctor)
+        room = RoomFactory(doctor=other_doctor, patient=other_patient)
+        CallSample.objects.create(room=room, user=other_patient, rtt_ms=50)
+        clinical_services.evolution_write(
+            doctor=other_doctor, patient=other_patient, room=room, notes="Dor de cabeça."
+        )
+        RecordAccess.objects.create(
+            viewer=other_doctor, viewer_role=other_doctor.role, patient=other_patient,
+            section="chart",
+        )  # fmt: skip
+
+
+@pytest.mark.parametrize("model", MODELS, ids=lambda m: m._meta.label)
+def test_admin_lists_do_not_query_per_row(
+    client, admin_user, clinic, doctor, patient, model, django_assert_max_num_queries
+):
+    client.force_login(admin_user)
+    with django_assert_max_num_queries(100) as few:
+        client.get(url(model, "changelist"))
+    more_rows(doctor, patient)
+
+    with django_assert_max_num_queries(len(few.captured_queries)):
+        response = client.get(url(model, "changelist"))
+
+    assert response.status_code == 200
