@@ -182,6 +182,8 @@ def test_an_admin_becomes_a_patient_of_a_doctor(admin_user, doctor):
 
     profile = PatientProfile.objects.get(user=other_admin)
     assert (profile.doctor, profile.created_by) == (doctor, admin_user)
+    # The Django admin is the admin role's: a demoted admin loses it with the role.
+    assert not profile.user.is_staff and not profile.user.has_module_perms("accounts")
     assert patients_visible_to(doctor).filter(pk=other_admin.pk).exists()
 
 
