@@ -4,6 +4,7 @@ from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
 from django.db import models
 from django.db.models.functions import Lower
 from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.translation import gettext_lazy as _
 
 AVATAR_COLOURS = 8
@@ -40,6 +41,11 @@ BRAZILIAN_STATES = [
         "TO",
     ]
 ]
+
+
+def short_local_datetime(value) -> str:
+    """A moment as people read it in titles: the clinic's local time, "02/12/2026 11:33"."""
+    return date_format(timezone.localtime(value), "SHORT_DATETIME_FORMAT")
 
 
 def normalize_email(email: str) -> str:
@@ -206,7 +212,7 @@ class DoctorProfile(models.Model):
         ]
 
     def __str__(self):
-        return f"CRM {self.crm}/{self.crm_state}"
+        return f"{self.user.display_name} ({self.crm_display})"
 
     @property
     def crm_display(self) -> str:

@@ -19,9 +19,22 @@ class RoleRequiredMixin(AccessMixin):
     def dispatch(self, request, *args, **kwargs):
         if not request.user.is_authenticated:
             return self.handle_no_permission()
-        if request.user.role not in self.allowed_roles:
+        if request.user.role not in self.allowed_roles or not has_role_profile(request.user):
             raise PermissionDenied
         return super().dispatch(request, *args, **kwargs)
+
+
+def has_role_profile(user) -> bool:
+    """Whether the profile the user's role needs is there (doctors' CRM, patients' doctor).
+
+    Role changes create it (services.user_change_role); an account left
+    without one by an older admin gets a 403 on its role's pages, not a 500.
+    """
+    if user.role == Role.DOCTOR:
+        return hasattr(user, "doctor_profile")
+    if user.role == Role.PATIENT:
+        return hasattr(user, "patient_profile")
+    return True
 
 
 def has_role(user, *roles: str) -> bool:

@@ -14,6 +14,7 @@ from django.utils.crypto import constant_time_compare
 from django.utils.encoding import force_bytes
 from django.utils.http import base36_to_int, urlsafe_base64_encode
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from .models import DoctorProfile, PatientProfile, Role, User, normalize_email
 from .photos import process_photo
@@ -266,6 +267,129 @@ def user_set_active(*, user: User, active: bool) -> User:
     user.save(update_fields=["is_active"])
     if not active:
         transaction.on_commit(lambda: access_revoked.send(sender=User, user=user))
+    return user
+
+
+def _role_error(message: str, code: str) -> ValidationError:
+    return _field_error("role", message, code)
+
+
+def user_change_role_check(
+    *,
+    user: User,
+    role: str,
+    by: User,
+    crm: str = "",
+    crm_state: str = "",
+    doctor: User | None = None,
+) -> None:
+    """Refuse, with the reason, a role change that would leave data inconsistent.
+
+    The rule: a role change never orphans what hangs on the old role, and the
+    new role arrives with what it needs.
+    - A doctor responsible for patients, or with an open consultation, keeps
+      the role until the patients are reassigned and the rooms finished. Past
+      consultations and evolutions stay theirs (with the CRM they were written
+      under, kept in the doctor profile).
+    - A patient with a record here (consultations, evolutions, a consent term,
+      an emergency access) stays a patient: that record must stay a patient's
+      record, reachable by their doctor and by them (LGPD's right of access).
+    - A new doctor needs a CRM and its state; a new patient, a responsible doctor.
+    - Nobody changes their own role (an admin could lock the clinic out).
+    """
+    if role not in Role.values:
+        raise _role_error(_("Choose a valid role."), "invalid-role")
+    if role == user.role:
+        return
+    if user.pk == by.pk:
+        raise _role_error(
+            _("You cannot change your own role; ask another administrator."), "own-role"
+        )
+    if user.role == Role.DOCTOR:
+        patients = user.patients.count()
+        if patients:
+            raise _role_error(
+                ngettext(
+                    "%(name)s is responsible for %(count)d patient. Reassign them to "
+                    "another doctor on the patient's page first.",
+                    "%(name)s is responsible for %(count)d patients. Reassign them to "
+                    "another doctor on each patient's page first.",
+                    patients,
+                )
+                % {"name": user.display_name, "count": patients},
+                "doctor-has-patients",
+            )
+        # "open" is rooms.RoomStatus.OPEN: accounts does not import rooms.
+        if user.doctor_rooms.filter(status="open").exists():
+            raise _role_error(
+                _("%(name)s has an open consultation. Finish it first.")
+                % {"name": user.display_name},
+                "doctor-has-open-rooms",
+            )
+    if user.role == Role.PATIENT and (
+        user.patient_rooms.exists()
+        or user.evolutions.exists()
+        or user.telemedicine_consents.exists()
+        or user.emergency_accesses.exists()
+    ):
+        raise _role_error(
+            _(
+                "%(name)s already has a medical record here (consultations, evolutions "
+                "or a consent term), which must stay a patient's record. To give this "
+                "person another role, register them again with another e-mail."
+            )
+            % {"name": user.display_name},
+            "patient-has-records",
+        )
+    if role == Role.DOCTOR and not hasattr(user, "doctor_profile"):
+        if not (crm and crm_state):
+            raise _field_error(
+                "crm", _("A doctor needs a CRM and its state: fill them in."), "crm-required"
+            )
+        _check_crm(crm, crm_state, exclude=user)
+    if role == Role.PATIENT:
+        if doctor is None:
+            raise _field_error(
+                "doctor", _("A patient needs a responsible doctor: choose one."), "doctor-required"
+            )
+        _check_doctor(doctor)
+        if doctor.pk == user.pk:
+            raise _field_error("doctor", _("Choose an active doctor."), "invalid-doctor")
+
+
+@transaction.atomic
+def user_change_role(
+    *,
+    user: User,
+    role: str,
+    by: User,
+    crm: str = "",
+    crm_state: str = "",
+    title: str = "",
+    doctor: User | None = None,
+) -> User:
+    """Give a person another role, with the profile it needs; see user_change_role_check."""
+    # Locked, so a patient assigned or a room opened meanwhile is seen by the check.
+    user = User.objects.select_for_update().get(pk=user.pk)
+    user_change_role_check(user=user, role=role, by=by, crm=crm, crm_state=crm_state, doctor=doctor)
+    if role == user.role:
+        return user
+    if user.role == Role.PATIENT:
+        # The check allowed it: nothing refers to this profile, and a stale one
+        # would keep the person in their old doctor's list and counts.
+        PatientProfile.objects.filter(user=user).delete()
+    if role == Role.DOCTOR and not DoctorProfile.objects.filter(user=user).exists():
+        DoctorProfile.objects.create(user=user, title=title, crm=crm, crm_state=crm_state)
+    if role == Role.PATIENT:
+        PatientProfile.objects.update_or_create(
+            user=user,
+            defaults={"doctor": doctor},
+            create_defaults={"doctor": doctor, "created_by": by},
+        )
+    user.role = role
+    user.save(update_fields=["role"])
+    # Their call sockets were admitted under the old role.
+    transaction.on_commit(lambda: access_revoked.send(sender=User, user=user))
     return user
 
 

@@ -30,8 +30,13 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
 @admin.register(Evolution)
 class EvolutionAdmin(ReadOnlyAdmin):
-    list_display = ("pk", "patient", "doctor", "created_at", "revision", "room")
-    list_select_related = ("patient", "doctor", "room")
+    list_display = ("created_at", "patient", "doctor", "revision", "room")
+    list_select_related = (
+        "patient",
+        "doctor__doctor_profile",
+        "room__patient",
+        "room__doctor__doctor_profile",
+    )
     list_filter = ("created_at",)
     date_hierarchy = "created_at"
     search_fields = ("patient__email", "patient__first_name", "patient__last_name")
@@ -71,7 +76,7 @@ class EvolutionAdmin(ReadOnlyAdmin):
 @admin.register(RecordAccess)
 class RecordAccessAdmin(ReadOnlyAdmin):
     list_display = ("created_at", "viewer", "viewer_role", "patient", "section", "ip_address")
-    list_select_related = ("viewer", "patient")
+    list_select_related = ("viewer__doctor_profile", "patient")
     list_filter = ("viewer_role", "section", "created_at")
     date_hierarchy = "created_at"
     search_fields = ("patient__email", "viewer__email")

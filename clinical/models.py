@@ -9,9 +9,10 @@ from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from accounts.models import Role
+from accounts.models import Role, short_local_datetime
 
 from .validators import validate_icd10
 
@@ -108,7 +109,11 @@ class Evolution(ClinicalText, NoDeleteModel):
         indexes = [models.Index(fields=["patient", "-created_at"])]
 
     def __str__(self):
-        return f"#{self.pk} {self.created_at:%Y-%m-%d}"
+        return gettext("Evolution of %(patient)s by %(doctor)s, %(time)s") % {
+            "patient": self.patient,
+            "doctor": self.doctor,
+            "time": short_local_datetime(self.created_at),
+        }
 
     def save(self, *args, **kwargs):
         # The text changes only through services.evolution_amend, which writes
@@ -154,7 +159,11 @@ class EvolutionRevision(ClinicalText, AppendOnlyModel):
         ]
 
     def __str__(self):
-        return f"#{self.evolution_id} r{self.number}"
+        return gettext("Version %(number)d of the evolution of %(patient)s, %(time)s") % {
+            "number": self.number,
+            "patient": self.evolution.patient,
+            "time": short_local_datetime(self.created_at),
+        }
 
 
 class EmergencyAccess(AppendOnlyModel):
@@ -184,7 +193,11 @@ class EmergencyAccess(AppendOnlyModel):
         indexes = [models.Index(fields=["patient", "admin", "expires_at"])]
 
     def __str__(self):
-        return f"{self.admin_id} → {self.patient_id} ({self.created_at:%Y-%m-%d %H:%M})"
+        return gettext("Emergency access of %(admin)s to %(patient)s, %(time)s") % {
+            "admin": self.admin,
+            "patient": self.patient,
+            "time": short_local_datetime(self.created_at),
+        }
 
 
 class RecordSection(models.TextChoices):
@@ -234,9 +247,14 @@ class RecordAccess(AppendOnlyModel):
 
     class Meta:
         verbose_name = _("record access")
-        verbose_name_plural = _("record access log")
+        verbose_name_plural = _("record accesses")
         ordering = ["-created_at", "-pk"]
         indexes = [models.Index(fields=["patient", "-created_at"])]
 
     def __str__(self):
-        return f"{self.viewer_id} {self.section} {self.patient_id}"
+        return gettext("%(viewer)s opened the record of %(patient)s (%(section)s), %(time)s") % {
+            "viewer": self.viewer,
+            "section": self.get_section_display(),
+            "patient": self.patient,
+            "time": short_local_datetime(self.created_at),
+        }

@@ -58,7 +58,8 @@ INSTALLED_APPS = [
     "channels",
     "crispy_forms",
     "crispy_bootstrap5",
-    "axes",
+    # django-axes, under a Portuguese section name in the admin.
+    "accounts.apps.AxesConfig",
     "csp",
     "accounts",
     "rooms",
@@ -181,6 +182,8 @@ AXES_RESET_ON_SUCCESS = True
 AXES_USERNAME_CALLABLE = "accounts.backends.axes_username"
 AXES_LOCKOUT_TEMPLATE = "registration/lockout.html"
 AXES_CLIENT_IP_CALLABLE = "accounts.backends.client_ip"
+# accounts/admin.py shows axes' tables, named and dated for the clinic.
+AXES_ENABLE_ADMIN = False
 # How many proxies in front of Daphne append to X-Forwarded-For. 0 means the
 # header is never trusted (anyone could forge it to dodge or cause lockouts).
 PROXY_COUNT = env.int("PROXY_COUNT", default=0)

@@ -3,6 +3,8 @@ from django.db import models
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from accounts.models import short_local_datetime
+
 
 class RoomStatus(models.TextChoices):
     OPEN = "open", _("Open")
@@ -58,7 +60,11 @@ class Room(models.Model):
         ]
 
     def __str__(self):
-        return self.code
+        return gettext("Consultation of %(patient)s with %(doctor)s, %(time)s") % {
+            "patient": self.patient,
+            "doctor": self.doctor,
+            "time": short_local_datetime(self.created_at),
+        }
 
     @property
     def is_open(self) -> bool:
@@ -112,12 +118,17 @@ class Presence(models.Model):
     connected_at = models.DateTimeField()
 
     class Meta:
+        verbose_name = _("presence in a call")
+        verbose_name_plural = _("presences in calls")
         constraints = [
             models.UniqueConstraint(fields=["room", "user"], name="rooms_one_presence_per_user"),
         ]
 
     def __str__(self):
-        return f"{self.user_id}@{self.room_id}"
+        return gettext("%(user)s in the call since %(time)s") % {
+            "user": self.user,
+            "time": short_local_datetime(self.connected_at),
+        }
 
 
 class CallSample(models.Model):
@@ -131,8 +142,15 @@ class CallSample(models.Model):
     kbps_out = models.FloatField(null=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
+    class Meta:
+        verbose_name = _("call quality sample")
+        verbose_name_plural = _("call quality samples")
+
     def __str__(self):
-        return f"{self.room_id}/{self.user_id} rtt={self.rtt_ms}"
+        return gettext("Call quality of %(user)s, %(time)s") % {
+            "user": self.user,
+            "time": short_local_datetime(self.created_at),
+        }
 
 
 class TelemedicineConsent(models.Model):
@@ -161,4 +179,8 @@ class TelemedicineConsent(models.Model):
         ]
 
     def __str__(self):
-        return f"{self.patient_id} v{self.version}"
+        return gettext("Consent of %(patient)s to the term version %(version)s, %(time)s") % {
+            "patient": self.patient,
+            "version": self.version,
+            "time": short_local_datetime(self.accepted_at),
+        }

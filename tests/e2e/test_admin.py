@@ -1,0 +1,93 @@
+"""The Django admin in a real browser, at phone and desktop widths.
+
+Screenshots of the index, lists and change pages go to screenshots/admin-*;
+each page is scanned with axe-core and checked for console and CSP errors.
+"""
+
+import pytest
+from axes.models import AccessAttempt
+from django.urls import reverse
+from django.utils import timezone
+
+from accounts.tests.factories import PASSWORD, AdminFactory, DoctorFactory, PatientFactory
+from clinical import services as clinical_services
+from clinical.models import RecordAccess
+from rooms.models import RoomStatus
+from rooms.tests.factories import ConsentFactory, RoomFactory
+
+from . import helpers
+from .helpers import AXE_SOURCE, WIDTHS, Visit, check_page
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def axe_without_preload(page) -> list[dict]:
+    """helpers.axe_violations without axe's stylesheet preload.
+
+    The admin's forms.css @imports widgets.css; axe re-creates imported sheets
+    as <style> elements to read them, which the CSP (rightly) blocks, and that
+    lands in the console as the page's error. Only css-orientation-lock needs it.
+    """
+    page.evaluate(AXE_SOURCE)
+    result = page.evaluate(
+        """async () => {
+            const r = await axe.run(document, {
+              runOnly: {type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']},
+              resultTypes: ['violations'], preload: false,
+            });
+            return r.violations.map(v => ({id: v.id, impact: v.impact, help: v.help,
+              nodes: v.nodes.slice(0, 3).map(
+                n => n.target.join(' ') + ' :: ' + (n.failureSummary || '').slice(0, 160))}));
+        }"""
+    )
+    return [v for v in result if v["impact"] in ("serious", "critical")]
+
+
+@pytest.fixture(autouse=True)
+def _axe_without_preload(monkeypatch):
+    monkeypatch.setattr(helpers, "axe_violations", axe_without_preload)
+
+
+@pytest.fixture
+def back_office():
+    admin = AdminFactory(first_name="Helena", last_name="Martins", email="admin@clinica.test")
+    ana = DoctorFactory(first_name="Ana", last_name="Souza", profile__title="dra")
+    carlos = PatientFactory(first_name="Carlos", last_name="Pereira", doctor=ana)
+    ConsentFactory(patient=carlos)
+    room = RoomFactory(
+        doctor=ana, patient=carlos, status=RoomStatus.ENDED, ended_at=timezone.now(),
+        call_started_at=timezone.now(), both_present_seconds=1260,
+    )  # fmt: skip
+    clinical_services.evolution_write(doctor=ana, patient=carlos, room=room, notes="Tosse seca.")
+    for section in ("chart", "evolution"):
+        RecordAccess.objects.create(
+            viewer=ana, viewer_role=ana.role, patient=carlos, section=section
+        )
+    AccessAttempt.objects.create(
+        username="bruno@clinica.test", ip_address="10.0.0.7", user_agent="Firefox",
+        http_accept="*/*", path_info="/accounts/login/", get_data="", post_data="",
+        failures_since_start=3,
+    )  # fmt: skip
+    return {"admin": admin, "carlos": carlos, "room": room}
+
+
+def test_the_admin_pages(browser, daphne_server, back_office):
+    pages = [
+        ("admin-index", reverse("admin:index")),
+        ("admin-record-accesses", reverse("admin:clinical_recordaccess_changelist")),
+        ("admin-login-counters", reverse("admin:axes_accessattempt_changelist")),
+        ("admin-rooms", reverse("admin:rooms_room_changelist")),
+        ("admin-room", reverse("admin:rooms_room_change", args=[back_office["room"].pk])),
+        ("admin-user", reverse("admin:accounts_user_change", args=[back_office["carlos"].pk])),
+    ]
+    for width, viewport in WIDTHS.items():
+        visit = Visit(browser, daphne_server, viewport)
+        try:
+            visit.login("admin@clinica.test", PASSWORD)
+            for name, path in pages:
+                response = visit.goto(path)
+                assert response.status == 200, f"{name}: {response.status}"
+                check_page(visit, name, width)
+        finally:
+            visit.close()
+    assert not daphne_server.errors(), daphne_server.errors()
