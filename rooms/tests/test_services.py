@@ -580,6 +580,8 @@ def test_the_database_refuses_a_second_open_room_for_a_pair(doctor, patient):
 
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_openings_for_a_pair_open_one_room(doctor, patient):
+    # On PostgreSQL every request can look before any commits: the constraint
+    # refuses all inserts but one, and the losers return the winner's room.
     workers = 6
     barrier = threading.Barrier(workers)
     codes, errors = [], []
@@ -604,21 +606,26 @@ def test_concurrent_openings_for_a_pair_open_one_room(doctor, patient):
     assert Room.objects.filter(doctor=doctor, patient=patient).count() == 1
 
 
-def test_a_request_that_loses_the_race_returns_the_winner_s_room(monkeypatch, doctor, patient):
-    # The other request inserts between this one's look and its own insert (on
-    # PostgreSQL both can look before either commits): the constraint refuses
-    # this one, which returns the winner's room.
-    real_create = Room.objects.create
-    winner = []
+@pytest.mark.django_db(transaction=True)
+def test_the_migration_keeps_the_last_used_open_room_of_a_pair(doctor, patient):
+    from django.db.migrations.executor import MigrationExecutor
 
-    def other_request_first(**kwargs):
-        if not winner:
-            winner.append(real_create(code=services.room_code(), doctor=doctor, patient=patient))
-        return real_create(**kwargs)
+    def migrate(target):
+        executor = MigrationExecutor(connection)
+        executor.loader.build_graph()
+        executor.migrate([("rooms", target)])
+        return executor.loader.project_state([("rooms", target)]).apps
 
-    monkeypatch.setattr(Room.objects, "create", other_request_first)
+    old_rooms = migrate("0001_initial").get_model("rooms", "Room")
+    now = timezone.now()
+    older, _used_last = (
+        old_rooms.objects.create(code=code, doctor_id=doctor.pk, patient_id=patient.pk)
+        for code in ("olderolderab", "lastlastlast")
+    )
+    old_rooms.objects.filter(pk=older.pk).update(last_activity_at=now - dt.timedelta(hours=1))
 
-    room = services.room_create(doctor=doctor, patient=patient)
+    migrate("0002_one_open_room_per_pair")
 
-    assert room.pk == winner[0].pk
-    assert Room.objects.count() == 1
+    status = dict(Room.objects.values_list("code", "status"))
+    assert status == {"olderolderab": RoomStatus.ENDED, "lastlastlast": RoomStatus.OPEN}
+    assert Room.objects.get(code="olderolderab").ended_at is not None
