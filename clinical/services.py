@@ -88,8 +88,9 @@ def evolution_write(
     at = at or timezone.now()
     # Two tabs sending the same text at once: the patient's row is the lock, so
     # the second looks for the first only after it committed (PostgreSQL;
-    # SQLite's IMMEDIATE transactions already run one writer at a time).
-    User.objects.select_for_update().only("pk").get(pk=patient.pk)
+    # SQLite's IMMEDIATE transactions already run one writer at a time). NO KEY:
+    # rows that merely point at the patient (the access log) are not held up.
+    User.objects.select_for_update(no_key=True).only("pk").get(pk=patient.pk)
     same = _identical_evolution(doctor=doctor, patient=patient, room=room, text=text, at=at)
     if same is not None:
         return same
