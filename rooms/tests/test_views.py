@@ -748,3 +748,8 @@ def test_opening_a_room_twice_sends_both_clicks_to_the_same_room(client, doctor,
 
     room = Room.objects.get()
     assert first.url == second.url == reverse("rooms:join", args=[room.code])
+    said = [str(m) for m in client.get(second.url).context["messages"]]
+    assert said == [
+        "Room open. Send the link to Carlos and join when you are ready.",
+        "A room with Carlos was already open: this is it, with the same link.",
+    ]
