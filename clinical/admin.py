@@ -6,9 +6,13 @@ emergency access to that patient, and that view is logged like any other.
 """
 
 from django.contrib import admin
+from django.contrib.admin.views.main import IGNORED_PARAMS
+from django.core.exceptions import FieldDoesNotExist
+from django.db.models.constants import LOOKUP_SEP
 from django.utils.translation import gettext_lazy as _
 
 from accounts.backends import client_ip
+from accounts.models import Role, User
 
 from . import services
 from .models import EmergencyAccess, Evolution, RecordAccess, RecordSection
@@ -16,7 +20,17 @@ from .permissions import emergency_access_to
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
-    """Nothing is added, changed or deleted here (no delete action either)."""
+    """Nothing is added, changed or deleted here (no delete action either).
+
+    The changelist filters only on the columns it shows. Django accepts a
+    lookup on any field of the model in the query string, which makes the
+    list an oracle: `?notes__startswith=a` answers "a row" or "none", and
+    spells out a patient's notes a letter at a time. `clinical_lookups` are
+    allowed only with an active emergency access to the one patient the
+    list is filtered on (`?patient=<id>`), and that search is logged.
+    """
+
+    clinical_lookups: tuple[str, ...] = ()
 
     def has_add_permission(self, request):
         return False
@@ -26,6 +40,65 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+    def _field_name(self, lookup: str) -> str:
+        part = lookup.split(LOOKUP_SEP)[0]
+        if part == "pk":
+            return "pk"
+        try:
+            return self.model._meta.get_field(part).name
+        except FieldDoesNotExist:
+            return part
+
+    def _shown(self, request) -> set[str]:
+        shown = {name for name in self.get_list_display(request) if isinstance(name, str)}
+        shown |= {name for name in self.get_list_filter(request) if isinstance(name, str)}
+        if self.date_hierarchy:
+            shown.add(self.date_hierarchy)
+        if "pk" in shown:
+            shown.add(self.model._meta.pk.name)
+        return shown
+
+    def _clinical_lookups_in(self, request) -> list[str]:
+        return [
+            key
+            for key in request.GET
+            if key not in IGNORED_PARAMS and self._field_name(key) in self.clinical_lookups
+        ]
+
+    def _filtered_patient(self, request) -> User | None:
+        """The one patient the list is filtered on (several `patient` values are ORed)."""
+        values = request.GET.getlist("patient")
+        if len(values) != 1 or not values[0].isdigit():
+            return None
+        return User.objects.filter(pk=values[0], role=Role.PATIENT).first()
+
+    def _clinical_lookups_granted(self, request) -> bool:
+        patient = self._filtered_patient(request)
+        return patient is not None and emergency_access_to(request.user, patient.pk) is not None
+
+    def lookup_allowed(self, lookup, value, request=None):
+        name = self._field_name(lookup)
+        if name in self.clinical_lookups:
+            return request is not None and self._clinical_lookups_granted(request)
+        if request is None or name not in self._shown(request):
+            return False
+        return super().lookup_allowed(lookup, value, request)
+
+    def changelist_view(self, request, extra_context=None):
+        if self._clinical_lookups_in(request):
+            # A search in the text is a read of it: logged, and logged as refused
+            # when it is (Django then answers 400 from lookup_allowed).
+            patient = self._filtered_patient(request)
+            if patient is not None:
+                services.record_access_log(
+                    viewer=request.user,
+                    patient=patient,
+                    section=RecordSection.ADMIN,
+                    ip_address=client_ip(request),
+                    refused=not self._clinical_lookups_granted(request),
+                )
+        return super().changelist_view(request, extra_context)
 
 
 @admin.register(Evolution)
@@ -40,6 +113,7 @@ class EvolutionAdmin(ReadOnlyAdmin):
     list_filter = ("created_at",)
     date_hierarchy = "created_at"
     search_fields = ("patient__email", "patient__first_name", "patient__last_name")
+    clinical_lookups = Evolution.TEXT_FIELDS
     metadata = ("patient", "doctor", "room", "created_at", "revision", "amended_at")
 
     def _granted(self, request, obj) -> bool:
@@ -75,9 +149,11 @@ class EvolutionAdmin(ReadOnlyAdmin):
 
 @admin.register(RecordAccess)
 class RecordAccessAdmin(ReadOnlyAdmin):
-    list_display = ("created_at", "viewer", "viewer_role", "patient", "section", "ip_address")
+    list_display = (
+        "created_at", "viewer", "viewer_role", "patient", "section", "refused", "ip_address"
+    )  # fmt: skip
     list_select_related = ("viewer__doctor_profile", "patient")
-    list_filter = ("viewer_role", "section", "created_at")
+    list_filter = ("viewer_role", "section", "refused", "created_at")
     date_hierarchy = "created_at"
     search_fields = ("patient__email", "viewer__email")
 

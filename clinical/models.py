@@ -209,7 +209,8 @@ class RecordSection(models.TextChoices):
 
 
 class RecordAccess(AppendOnlyModel):
-    """The access log: who opened which part of a patient's record, when, from where."""
+    """The access log: who opened which part of a patient's record (or tried to), when,
+    from where."""
 
     viewer = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -243,6 +244,9 @@ class RecordAccess(AppendOnlyModel):
         verbose_name=_("emergency access"),
     )
     ip_address = models.GenericIPAddressField(_("IP address"), null=True, blank=True)
+    # An attempt out of the viewer's scope: they were answered "not found" and
+    # saw nothing, and the clinic still sees who tried.
+    refused = models.BooleanField(_("refused"), default=False)
     created_at = models.DateTimeField(_("opened at"), auto_now_add=True, db_index=True)
 
     class Meta:

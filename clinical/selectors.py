@@ -54,10 +54,21 @@ def record_counts(*, patient: User) -> dict:
 
 
 def access_log(
-    *, patient: User, since: dt.date | None = None, until: dt.date | None = None
+    *,
+    patient: User,
+    since: dt.date | None = None,
+    until: dt.date | None = None,
+    with_refused: bool = False,
 ) -> QuerySet[RecordAccess]:
-    """A patient's access log, newest first; `since` and `until` are days in the clinic's zone."""
+    """A patient's access log, newest first; `since` and `until` are days in the clinic's zone.
+
+    Refused attempts (staff answered "not found") are for the staff's page
+    (`with_refused`): they opened nothing, and what the patient reads is who
+    opened their record.
+    """
     entries = RecordAccess.objects.filter(patient=patient)
+    if not with_refused:
+        entries = entries.filter(refused=False)
     zone = timezone.get_current_timezone()
     if since:
         start = dt.datetime.combine(since, dt.time.min, tzinfo=zone)

@@ -17,6 +17,11 @@ from .permissions import emergency_access_to
 from .validators import normalize_icd10, validate_icd10
 
 EMERGENCY_REASON_MIN_LENGTH = 20
+# An evolution identical to one the same doctor wrote for the same patient and
+# consultation this recently is the same evolution sent again (a second tab,
+# a browser that refilled the form): it is shown, not written twice. Later, the
+# same words are a new entry ("No complaints." at next month's visit).
+IDENTICAL_RESEND_WINDOW = dt.timedelta(minutes=30)
 
 
 def _plain(value: str) -> str:
@@ -58,9 +63,12 @@ def evolution_write(
 ) -> Evolution:
     """A new evolution with its first revision. Access is the caller's check (permissions).
 
-    `token` makes a resend harmless: the evolution already written with it is
-    returned. `at` is when it was written: now, unless history is being
-    loaded (seed_demo).
+    An evolution is never written twice, since it can never be deleted: the
+    one already written is returned when `token` was used before (a resend
+    after a lost reply, a double click, Back) or when the same doctor wrote
+    the same text for the same patient and consultation within
+    IDENTICAL_RESEND_WINDOW (another tab). `at` is when it was written: now,
+    unless history is being loaded (seed_demo).
     """
     if token is not None:
         sent = Evolution.objects.filter(client_token=token).first()
@@ -78,6 +86,14 @@ def evolution_write(
         notes=notes, diagnosis=diagnosis, diagnosis_code=diagnosis_code, prescription=prescription
     )
     at = at or timezone.now()
+    # Two tabs sending the same text at once: the patient's row is the lock, so
+    # the second looks for the first only after it committed (PostgreSQL;
+    # SQLite's IMMEDIATE transactions already run one writer at a time). NO KEY:
+    # rows that merely point at the patient (the access log) are not held up.
+    User.objects.select_for_update(no_key=True).only("pk").get(pk=patient.pk)
+    same = _identical_evolution(doctor=doctor, patient=patient, room=room, text=text, at=at)
+    if same is not None:
+        return same
     try:
         with transaction.atomic():
             evolution = Evolution.objects.create(
@@ -92,6 +108,26 @@ def evolution_write(
         evolution=evolution, number=1, author=doctor, created_at=at, **text
     )
     return evolution
+
+
+def _identical_evolution(
+    *, doctor: User, patient: User, room: Room | None, text: dict, at: dt.datetime
+) -> Evolution | None:
+    """The evolution this one repeats, if any: compared with what was first written
+    (revision 1), so a correction made since does not hide the repeat."""
+    original = {f"revisions__{name}": value for name, value in text.items()}
+    return (
+        Evolution.objects.filter(
+            doctor=doctor,
+            patient=patient,
+            room=room,
+            created_at__range=(at - IDENTICAL_RESEND_WINDOW, at + IDENTICAL_RESEND_WINDOW),
+            revisions__number=1,
+            **original,
+        )
+        .order_by("created_at", "pk")
+        .first()
+    )
 
 
 @transaction.atomic
@@ -184,11 +220,13 @@ def record_access_log(
     section: str,
     ip_address: str | None,
     evolution: Evolution | None = None,
+    refused: bool = False,
 ) -> RecordAccess | None:
-    """Log a view of a patient's record by anyone but the patient themself."""
+    """Log a view of a patient's record by anyone but the patient themself, or
+    (`refused`) an attempt that was answered "not found"."""
     if viewer.pk == patient.pk:
         return None
-    emergency = emergency_access_to(viewer, patient.pk)
+    emergency = None if refused else emergency_access_to(viewer, patient.pk)
     return RecordAccess.objects.create(
         viewer=viewer,
         viewer_role=viewer.role,
@@ -197,4 +235,5 @@ def record_access_log(
         evolution=evolution,
         emergency=emergency,
         ip_address=ip_address or None,
+        refused=refused,
     )

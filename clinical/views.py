@@ -21,7 +21,7 @@ from django.views.generic import FormView, TemplateView
 
 from accounts.backends import client_ip
 from accounts.forms import apply_service_errors
-from accounts.models import Role
+from accounts.models import Role, User
 from accounts.permissions import RoleRequiredMixin, has_role, patients_visible_to
 from rooms.models import Room
 from rooms.permissions import can_open_room_for, rooms_joinable_by
@@ -85,7 +85,7 @@ class ClinicalMixin(RoleRequiredMixin):
             url = reverse("clinical:emergency_access", args=[needed.patient_pk])
             return redirect(f"{url}?{query}")
 
-    def _readable_patient(self, pk):
+    def _readable_patient(self, pk, section):
         user = self.request.user
         queryset = records_readable_by(user).select_related(
             "patient_profile__doctor__doctor_profile"
@@ -96,9 +96,9 @@ class ClinicalMixin(RoleRequiredMixin):
         # Admins see that a record exists (counts and dates); reading it takes a reason.
         if has_role(user, Role.ADMIN) and patients_visible_to(user).filter(pk=pk).exists():
             raise EmergencyAccessRequired(pk)
-        raise Http404
+        self._refuse(User.objects.filter(pk=pk, role=Role.PATIENT).first(), section)
 
-    def _visible_evolution(self, pk) -> Evolution:
+    def _visible_evolution(self, pk, section) -> Evolution:
         user = self.request.user
         evolution = (
             evolutions_visible_to(user)
@@ -108,10 +108,22 @@ class ClinicalMixin(RoleRequiredMixin):
         )
         if evolution is not None:
             return evolution
-        if has_role(user, Role.ADMIN):
-            patient_pk = Evolution.objects.filter(pk=pk).values_list("patient", flat=True).first()
-            if patient_pk:
-                raise EmergencyAccessRequired(patient_pk)
+        asked = Evolution.objects.select_related("patient").filter(pk=pk).first()
+        if asked is not None and has_role(user, Role.ADMIN):
+            raise EmergencyAccessRequired(asked.patient_id)
+        self._refuse(asked.patient if asked else None, section, asked)
+
+    def _refuse(self, patient, section, evolution=None):
+        """Not found, as if it did not exist; a staff member's try at a real record is logged."""
+        if patient is not None and has_role(self.request.user, Role.DOCTOR, Role.ADMIN):
+            services.record_access_log(
+                viewer=self.request.user,
+                patient=patient,
+                section=section,
+                evolution=evolution,
+                ip_address=client_ip(self.request),
+                refused=True,
+            )
         raise Http404
 
     def log_access(self, patient, section, evolution=None):
@@ -122,6 +134,20 @@ class ClinicalMixin(RoleRequiredMixin):
             evolution=evolution,
             ip_address=client_ip(self.request),
         )
+
+
+def _write_evolution(**kwargs) -> tuple[Evolution, bool]:
+    """services.evolution_write, and whether the evolution was written now: a resend
+    (Back, another tab) gets the one saved before, and the doctor is told so."""
+    asked_at = timezone.now()
+    evolution = services.evolution_write(**kwargs)
+    return evolution, evolution.created_at >= asked_at
+
+
+def _saved_message(written_now: bool) -> str:
+    if written_now:
+        return _("Evolution saved in the record.")
+    return _("This evolution was already saved in the record: it was not written twice.")
 
 
 def _timeline(request, patient) -> dict:
@@ -142,7 +168,7 @@ class ChartView(ClinicalMixin, TemplateView):
 
     def get_context_data(self, **kwargs):
         user = self.request.user
-        patient = self._readable_patient(self.kwargs["pk"])
+        patient = self._readable_patient(self.kwargs["pk"], RecordSection.CHART)
         self.log_access(patient, RecordSection.CHART)
         can_see_log = can_see_access_log(user, patient)
         return super().get_context_data(
@@ -168,7 +194,7 @@ class ChartPrintView(ClinicalMixin, TemplateView):
     template_name = "clinical/print_record.html"
 
     def get_context_data(self, **kwargs):
-        patient = self._readable_patient(self.kwargs["pk"])
+        patient = self._readable_patient(self.kwargs["pk"], RecordSection.CHART_PRINT)
         self.log_access(patient, RecordSection.CHART_PRINT)
         return super().get_context_data(
             patient=patient,
@@ -217,15 +243,14 @@ class EvolutionCreateView(ClinicalMixin, FormView):
         return super().get_context_data(patient=self.patient, **kwargs)
 
     def form_valid(self, form):
-        data = dict(form.cleaned_data)
         try:
-            evolution = services.evolution_write(
-                doctor=self.request.user, patient=self.patient, **data
+            evolution, written_now = _write_evolution(
+                doctor=self.request.user, patient=self.patient, **form.cleaned_data
             )
         except ValidationError as error:
             apply_service_errors(form, error)
             return self.form_invalid(form)
-        messages.success(self.request, _("Evolution saved in the record."))
+        messages.success(self.request, _saved_message(written_now))
         return redirect(
             f"{reverse('clinical:chart', args=[self.patient.pk])}#evolution-{evolution.pk}"
         )
@@ -244,7 +269,7 @@ class CallEvolutionView(ClinicalMixin, View):
         form = EvolutionForm(request.POST)
         if form.is_valid():
             try:
-                evolution = services.evolution_write(
+                evolution, written_now = _write_evolution(
                     doctor=request.user, patient=room.patient, room=room, **form.cleaned_data
                 )
             except ValidationError as error:
@@ -261,9 +286,9 @@ class CallEvolutionView(ClinicalMixin, View):
                 ),
                 "summary": evolution.summary,
                 "url": reverse("clinical:evolution", args=[evolution.pk]),
-                "message": _("Evolution saved in the record."),
+                "message": _saved_message(written_now),
             },
-            status=201,
+            status=201 if written_now else 200,
         )
 
 
@@ -314,7 +339,7 @@ class EvolutionDetailView(ClinicalMixin, TemplateView):
     template_name = "clinical/evolution_detail.html"
 
     def get_context_data(self, **kwargs):
-        evolution = self._visible_evolution(self.kwargs["pk"])
+        evolution = self._visible_evolution(self.kwargs["pk"], RecordSection.EVOLUTION)
         self.log_access(evolution.patient, RecordSection.EVOLUTION, evolution)
         return super().get_context_data(
             evolution=evolution,
@@ -330,7 +355,7 @@ class PrescriptionPrintView(ClinicalMixin, TemplateView):
     template_name = "clinical/print_prescription.html"
 
     def get_context_data(self, **kwargs):
-        evolution = self._visible_evolution(self.kwargs["pk"])
+        evolution = self._visible_evolution(self.kwargs["pk"], RecordSection.PRESCRIPTION_PRINT)
         if not evolution.prescription:
             raise Http404
         self.log_access(evolution.patient, RecordSection.PRESCRIPTION_PRINT, evolution)
@@ -414,7 +439,7 @@ class AccessLogView(ClinicalMixin, TemplateView):
         form = DateRangeForm(self.request.GET or None)
         dates = form.cleaned_data if form.is_valid() else {}
         entries = selectors.access_log(
-            patient=patient, since=dates.get("since"), until=dates.get("until")
+            patient=patient, since=dates.get("since"), until=dates.get("until"), with_refused=True
         )
         page = Paginator(entries, LOG_PAGE_SIZE).get_page(self.request.GET.get("page"))
         filters = {name: self.request.GET.get(name, "") for name in ("since", "until")}

@@ -57,6 +57,13 @@ class Room(models.Model):
                 | models.Q(status="ended", ended_at__isnull=False),
                 name="rooms_room_ended_has_time",
             ),
+            # One open room per doctor and patient: a second "Open a room" must
+            # not hand the patient a different link (services.room_create).
+            models.UniqueConstraint(
+                fields=["doctor", "patient"],
+                condition=models.Q(status="open"),
+                name="rooms_one_open_room_per_pair",
+            ),
         ]
 
     def __str__(self):

@@ -43,17 +43,29 @@ def room_code() -> str:
 
 
 def room_create(*, doctor: User, patient: User) -> Room:
-    """Open a room for one consultation of this doctor with this patient."""
+    """The room for a consultation of this doctor with this patient: the one already
+    open, or a new one.
+
+    A second click, a second tab or a second device must not give the patient
+    another link: doctor and patient would wait in different rooms. Two
+    requests at once are settled by the constraint rooms_one_open_room_per_pair:
+    the loser finds the winner's room.
+    """
     if not can_open_room_for(doctor, patient):
         raise ValidationError(
             _("You can only open rooms for your own active patients."), code="not-your-patient"
         )
+    pair_open = Room.objects.filter(doctor=doctor, patient=patient, status=RoomStatus.OPEN)
     for _attempt in range(5):
+        room = pair_open.first()
+        if room is not None:
+            return room
         try:
             with transaction.atomic():
                 return Room.objects.create(code=room_code(), doctor=doctor, patient=patient)
         except IntegrityError:
-            logger.warning("Room code collision; drawing another code")
+            if not pair_open.exists():
+                logger.warning("Room code collision; drawing another code")
     raise RuntimeError("Could not draw a free room code")
 
 

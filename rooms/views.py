@@ -4,6 +4,7 @@ from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.decorators import method_decorator
 from django.utils.functional import cached_property
 from django.utils.translation import gettext as _
@@ -37,16 +38,24 @@ class RoomCreateView(RoleRequiredMixin, View):
 
     def post(self, request, patient_pk):
         patient = get_object_or_404(patients_for_new_room(request.user), pk=patient_pk)
+        asked_at = timezone.now()
         try:
             room = services.room_create(doctor=request.user, patient=patient)
         except ValidationError as error:
             messages.error(request, error.messages[0])
             return redirect("accounts:patient_detail", pk=patient.pk)
-        messages.success(
-            request,
-            _("Room open. Send the link to %(name)s and join when you are ready.")
-            % {"name": patient.first_name},
-        )
+        if room.created_at < asked_at:  # the room already open with this patient
+            messages.info(
+                request,
+                _("A room with %(name)s was already open: this is it, with the same link.")
+                % {"name": patient.first_name},
+            )
+        else:
+            messages.success(
+                request,
+                _("Room open. Send the link to %(name)s and join when you are ready.")
+                % {"name": patient.first_name},
+            )
         return redirect("rooms:join", code=room.code)
 
 

@@ -27,6 +27,7 @@ LOGIN = "302 login"  # sent to the login page
 GRANT = "302 emergency"  # sent to the emergency-access form, with ?next= this URL
 LOGGED = "200 logged"  # 200 and one RecordAccess row: the viewer, their role, no emergency
 LOGGED_E = "200 logged+emergency"  # 200 and one row carrying the admin's active grant
+REFUSED = "404 refused"  # 404, and one row marked refused: staff out of their scope
 # "302 clinical:<name>": sent to that page (a patient opening the staff page of their
 # own record lands on their own version of it).
 # A bare status (200, 201, 403, 404) writes no RecordAccess row. Patients get 404, not
@@ -36,11 +37,11 @@ LOGGED_E = "200 logged+emergency"  # 200 and one row carrying the admin's active
 TABLE = {
     "clinical:chart": (
         "get", "patient", "chart",
-        (LOGIN, "302 clinical:my_record", 404, LOGGED, LOGGED, 404, GRANT, LOGGED_E),
+        (LOGIN, "302 clinical:my_record", 404, LOGGED, LOGGED, REFUSED, GRANT, LOGGED_E),
     ),
     "clinical:chart_print": (
         "get", "patient", "chart_print",
-        (LOGIN, "302 clinical:my_record_print", 404, LOGGED, LOGGED, 404, GRANT, LOGGED_E),
+        (LOGIN, "302 clinical:my_record_print", 404, LOGGED, LOGGED, REFUSED, GRANT, LOGGED_E),
     ),
     "clinical:evolution_create": (
         "get", "patient", None,
@@ -56,7 +57,7 @@ TABLE = {
     ),
     "clinical:evolution": (
         "get", "evolution", "evolution",
-        (LOGIN, 200, 404, LOGGED, LOGGED, 404, GRANT, LOGGED_E),
+        (LOGIN, 200, 404, LOGGED, LOGGED, REFUSED, GRANT, LOGGED_E),
     ),
     "clinical:evolution_amend": (
         "get", "evolution", "evolution",
@@ -64,7 +65,7 @@ TABLE = {
     ),
     "clinical:prescription_print": (
         "get", "evolution", "prescription_print",
-        (LOGIN, 200, 404, LOGGED, LOGGED, 404, GRANT, LOGGED_E),
+        (LOGIN, 200, 404, LOGGED, LOGGED, REFUSED, GRANT, LOGGED_E),
     ),
     "clinical:call_evolution": (
         "post", "room", None,
@@ -168,9 +169,10 @@ def test_access(client, people, name, role):
         assert response["Location"] == f"{form}?{urlencode({'next': url})}", where
 
     rows = list(RecordAccess.objects.all())
-    if expected in (LOGGED, LOGGED_E):
+    if expected in (LOGGED, LOGGED_E, REFUSED):
         assert len(rows) == 1, where
         row = rows[0]
+        assert row.refused == (expected == REFUSED), where
         assert (row.viewer, row.viewer_role, row.patient, row.section) == (
             user,
             user.role,

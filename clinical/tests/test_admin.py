@@ -9,6 +9,7 @@ from django.test import RequestFactory
 from django.urls import reverse
 from django.utils import timezone
 
+from clinical import services
 from clinical.models import EmergencyAccess, Evolution, EvolutionRevision, RecordAccess
 
 from .conftest import GRANT_REASON
@@ -141,3 +142,134 @@ def test_the_admin_list_shows_no_text(client, grant_admin, grant, evolution):
 
     assert TEXT not in html
     assert not RecordAccess.objects.exists()
+
+
+# --- The changelist is not an oracle on hidden fields --------------------------------
+
+
+def changelist(client, model, **query):
+    return client.get(admin_url(model, "changelist"), query)
+
+
+@pytest.mark.parametrize(
+    "lookup",
+    [
+        {"notes__icontains": "tosse"},
+        {"notes__startswith": "T"},
+        {"diagnosis": "Asma"},
+        {"diagnosis_code__startswith": "J"},
+        {"prescription__contains": "Salbutamol"},
+        {"revisions__notes__startswith": "T"},  # the same text, through the revisions
+        {"client_token__isnull": "False"},  # a hidden field, not clinical, still refused
+    ],
+)
+def test_without_a_grant_the_list_refuses_lookups_on_the_text(
+    client, admin_user, patient, evolution, lookup
+):
+    client.force_login(admin_user)
+
+    for query in (lookup, {"patient": patient.pk, **lookup}):
+        response = changelist(client, Evolution, **query)
+        assert response.status_code == 400, query
+        assert TEXT not in response.content.decode()
+
+
+def test_a_refused_text_search_on_a_patient_is_logged_as_refused(
+    client, admin_user, patient, evolution
+):
+    client.force_login(admin_user)
+
+    changelist(client, Evolution, patient=patient.pk, notes__startswith="T")
+
+    row = RecordAccess.objects.get()
+    assert (row.viewer, row.patient, row.section, row.refused) == (
+        admin_user, patient, "admin", True
+    )  # fmt: skip
+    assert row.emergency is None
+
+
+def test_with_a_grant_the_text_can_be_searched_for_that_patient_and_it_is_logged(
+    client, grant_admin, grant, patient, evolution, other_patient
+):
+    client.force_login(grant_admin)
+
+    found = changelist(client, Evolution, patient=patient.pk, notes__icontains="tosse")
+    missed = changelist(client, Evolution, patient=patient.pk, notes__icontains="febre")
+
+    assert found.status_code == missed.status_code == 200
+    assert found.context["cl"].result_count == 1
+    assert missed.context["cl"].result_count == 0
+    rows = RecordAccess.objects.order_by("pk")
+    assert [(r.patient, r.section, r.refused, r.emergency) for r in rows] == [
+        (patient, "admin", False, grant)
+    ] * 2
+    # The grant is for one patient: not for everyone, nor for someone else.
+    assert changelist(client, Evolution, notes__icontains="tosse").status_code == 400
+    both = {"patient": [patient.pk, other_patient.pk], "notes__icontains": "tosse"}
+    assert client.get(admin_url(Evolution, "changelist"), both).status_code == 400
+    other = changelist(client, Evolution, patient=other_patient.pk, notes__icontains="x")
+    assert other.status_code == 400
+
+
+def test_the_list_filters_that_it_shows_still_work(client, admin_user, patient, evolution):
+    client.force_login(admin_user)
+    year = evolution.created_at.year
+
+    for query in (
+        {"patient": patient.pk},
+        {"patient__id__exact": patient.pk},
+        {"created_at__year": year},  # the date hierarchy
+        {"q": patient.email},
+        {"o": "-4"},  # ordering by a column it shows
+    ):
+        response = changelist(client, Evolution, **query)
+        assert response.status_code == 200, query
+        assert response.context["cl"].result_count == 1, query
+
+
+def test_ordering_reaches_only_the_columns_shown(client, admin_user, doctor, patient, evolution):
+    newer = services.evolution_write(doctor=doctor, patient=patient, notes="Zumbido no ouvido")
+    client.force_login(admin_user)
+
+    # An index past the last column is ignored: the notes have no column to sort by.
+    response = changelist(client, Evolution, o="99")
+
+    assert response.status_code == 200
+    assert list(response.context["cl"].result_list) == [newer, evolution]  # newest first
+
+
+def test_a_popup_cannot_show_the_text_as_its_value(client, admin_user, evolution):
+    client.force_login(admin_user)
+
+    response = changelist(client, Evolution, _popup="1", _to_field="notes")
+
+    assert response.status_code == 400
+    assert TEXT not in response.content.decode()
+
+
+@pytest.mark.parametrize(
+    ("model", "lookup"),
+    [
+        (RecordAccess, {"evolution__notes__startswith": "T"}),
+        (RecordAccess, {"evolution": "1"}),  # hidden column
+        (EmergencyAccess, {"ip_address__startswith": "10."}),  # hidden column
+    ],
+)
+def test_the_log_lists_refuse_lookups_on_columns_they_hide(
+    client, admin_user, objects, model, lookup
+):
+    client.force_login(admin_user)
+
+    assert changelist(client, model, **lookup).status_code == 400
+
+
+def test_the_log_list_shows_refused_attempts(client, admin_user, doctor, other_patient):
+    RecordAccess.objects.create(
+        viewer=doctor, viewer_role=doctor.role, patient=other_patient, section="chart", refused=True
+    )
+    client.force_login(admin_user)
+
+    refused = changelist(client, RecordAccess, refused__exact="1")
+
+    assert refused.status_code == 200
+    assert refused.context["cl"].result_count == 1

@@ -53,10 +53,11 @@ def test_an_empty_evolution_is_refused_and_nothing_is_written(doctor, patient, b
 
 @pytest.mark.parametrize("code", BAD_CODES)
 def test_a_bad_icd10_code_is_refused_with_a_clear_message(doctor, patient, code):
-    with translation.override("en"), pytest.raises(ValidationError) as error:
-        write(doctor, patient, notes="Nota.", diagnosis_code=code)
-
-    (message,) = error.value.message_dict["diagnosis_code"]
+    with translation.override("en"):
+        with pytest.raises(ValidationError) as error:
+            write(doctor, patient, notes="Nota.", diagnosis_code=code)
+        # The message is lazy: read it in English, not in whatever language is active after.
+        (message,) = error.value.message_dict["diagnosis_code"]
     assert f"“{code}” is not an ICD-10 code" in message
     assert "J45 or J45.9" in message
     assert nothing_written()
@@ -317,3 +318,87 @@ def test_a_token_cannot_reach_someone_elses_evolution(doctor, patient, other_doc
             doctor=other_doctor, patient=other_patient, notes="Outro", token=token
         )
     assert Evolution.objects.count() == 1
+
+
+# --- An evolution is written once ------------------------------------------------------
+
+SENT = {"notes": "Dor lombar há 2 dias.", "diagnosis": "Lombalgia", "diagnosis_code": "M54.5"}
+
+
+def test_the_same_text_sent_again_with_a_fresh_token_returns_the_one_written(doctor, patient):
+    # Back or a second tab: the form comes with a new token, the text is the same.
+    import uuid
+
+    first = write(doctor, patient, token=uuid.uuid4(), **SENT)
+    again = write(doctor, patient, token=uuid.uuid4(), **{**SENT, "notes": SENT["notes"] + "\r\n"})
+
+    assert again.pk == first.pk
+    assert Evolution.objects.count() == EvolutionRevision.objects.count() == 1
+
+
+def test_a_different_text_is_another_evolution(doctor, patient):
+    write(doctor, patient, **SENT)
+    write(doctor, patient, **{**SENT, "notes": "Dor lombar há 3 dias."})
+
+    assert Evolution.objects.count() == 2
+
+
+def test_the_same_text_from_another_doctor_or_for_another_consultation_is_another_evolution(
+    doctor, patient, room_doctor
+):
+    room = RoomFactory(doctor=doctor, patient=patient)
+    write(doctor, patient, **SENT)
+    write(doctor, patient, room=room, **SENT)
+    write(room_doctor, patient, **SENT)
+
+    assert Evolution.objects.count() == 3
+
+
+def test_the_same_words_later_are_a_new_entry(doctor, patient):
+    earlier = timezone.now() - services.IDENTICAL_RESEND_WINDOW - dt.timedelta(minutes=1)
+    write(doctor, patient, at=earlier, notes="Sem queixas.")
+
+    write(doctor, patient, notes="Sem queixas.")
+
+    assert Evolution.objects.count() == 2
+
+
+def test_a_resend_is_recognised_after_the_first_was_corrected(doctor, patient):
+    first = write(doctor, patient, **SENT)
+    amend(first, doctor, notes="Dor lombar há 2 dias, sem irradiação.")
+
+    again = write(doctor, patient, **SENT)
+
+    assert again.pk == first.pk
+    assert Evolution.objects.count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_tabs_sending_the_same_text_at_once_write_one_evolution(doctor, patient):
+    import threading
+    import uuid
+
+    from django.db import connection
+
+    workers = 4
+    barrier = threading.Barrier(workers)
+    written, errors = [], []
+
+    def send():
+        try:
+            barrier.wait(timeout=10)
+            written.append(write(doctor, patient, token=uuid.uuid4(), **SENT).pk)
+        except Exception as error:  # noqa: BLE001 - reported by the assertion below
+            errors.append(error)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=send) for _ in range(workers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+
+    assert errors == []
+    assert len(written) == workers and len(set(written)) == 1
+    assert Evolution.objects.count() == EvolutionRevision.objects.count() == 1

@@ -661,7 +661,8 @@ def test_a_new_doctor_in_the_clinic_sees_nothing(client, patient, evolution):
 
     assert client.get(reverse("clinical:chart", args=[patient.pk])).status_code == 404
     assert client.get(reverse("clinical:evolution", args=[evolution.pk])).status_code == 404
-    assert not RecordAccess.objects.exists()
+    assert not RecordAccess.objects.filter(refused=False).exists()  # tried, and logged as such
+    assert RecordAccess.objects.filter(viewer=newcomer, refused=True).count() == 2
 
 
 @pytest.mark.parametrize("name", ["clinical:chart", "clinical:my_record", "clinical:evolution"])
@@ -814,3 +815,112 @@ def test_a_first_call_shows_no_history_and_logs_nothing(client, doctor, room):
 
     assert "Latest evolutions" not in html
     assert not RecordAccess.objects.exists()
+
+
+# --- Refused reads are logged too ----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("url_name", "section", "by_evolution"),
+    [
+        ("clinical:chart", "chart", False),
+        ("clinical:chart_print", "chart_print", False),
+        ("clinical:evolution", "evolution", True),
+        ("clinical:prescription_print", "prescription_print", True),
+    ],
+)
+def test_a_doctor_s_try_at_a_record_out_of_scope_is_a_404_and_is_logged_as_refused(
+    client, other_doctor, patient, evolution, url_name, section, by_evolution
+):
+    url = reverse(url_name, args=[evolution.pk if by_evolution else patient.pk])
+
+    response = login(client, other_doctor).get(url, REMOTE_ADDR="198.51.100.4")
+
+    assert response.status_code == 404
+    row = RecordAccess.objects.get()
+    assert (row.viewer, row.viewer_role, row.patient, row.section) == (
+        other_doctor, "doctor", patient, section
+    )  # fmt: skip
+    assert row.refused is True
+    assert row.evolution == (evolution if by_evolution else None)
+    assert str(row.ip_address) == "198.51.100.4"
+
+
+def test_a_try_at_nothing_is_a_404_and_logs_nothing(client, other_doctor, doctor, evolution):
+    client = login(client, other_doctor)
+
+    assert client.get(reverse("clinical:chart", args=[doctor.pk])).status_code == 404  # no patient
+    assert client.get(reverse("clinical:evolution", args=[evolution.pk + 99])).status_code == 404
+    assert not RecordAccess.objects.exists()
+
+
+def test_a_patient_s_try_at_another_record_is_not_put_in_that_patient_s_log(
+    client, other_patient, evolution
+):
+    # The log names who tried; it must not tell one patient about another.
+    response = login(client, other_patient).get(reverse("clinical:evolution", args=[evolution.pk]))
+
+    assert response.status_code == 404
+    assert not RecordAccess.objects.exists()
+
+
+def test_reads_that_succeed_are_not_marked_refused(client, doctor, patient):
+    login(client, doctor).get(reverse("clinical:chart", args=[patient.pk]))
+
+    assert RecordAccess.objects.get().refused is False
+
+
+def test_the_staff_log_shows_refused_tries_apart_and_the_patient_s_page_does_not(
+    client, doctor, other_doctor, patient, admin_user
+):
+    login(client, other_doctor).get(reverse("clinical:chart", args=[patient.pk]))
+    login(client, doctor).get(reverse("clinical:chart", args=[patient.pk]))
+    log_url = reverse("clinical:access_log", args=[patient.pk])
+
+    for viewer in (doctor, admin_user):
+        html = login(client, viewer).get(log_url).content.decode()
+        assert html.count("access-refused") == 1, viewer
+        assert "Refused: not opened" in html
+        assert other_doctor.display_name in html
+
+    own = text_of(login(client, patient).get(reverse("clinical:my_access_log")))
+    assert other_doctor.display_name not in own
+    assert doctor.display_name in own
+    export = login(client, patient).get(reverse("clinical:my_record_export")).json()
+    assert [a["opened_by"] for a in export["record_accesses"]] == [doctor.display_name]
+
+
+# --- An evolution is written once ------------------------------------------------------
+
+
+def test_two_tabs_of_the_form_sending_the_same_text_write_one_evolution(client, doctor, patient):
+    client = login(client, doctor)
+    url = reverse("clinical:evolution_create", args=[patient.pk])
+    first_tab = client.get(url).context["form"].initial["token"]
+    second_tab = client.get(url).context["form"].initial["token"]
+    assert first_tab != second_tab
+
+    client.post(url, form_data(notes="Uma só vez", token=str(first_tab)))
+    again = client.post(url, form_data(notes="Uma só vez", token=str(second_tab)), follow=True)
+
+    evolution = Evolution.objects.get(patient=patient)
+    assert again.redirect_chain[-1][0].endswith(f"#evolution-{evolution.pk}")
+    assert "it was not written twice" in text_of(again)
+    different = client.post(url, form_data(notes="Outro texto", token=str(second_tab)))
+    assert different.status_code == 302
+    assert Evolution.objects.filter(patient=patient).count() == 2
+
+
+def test_the_call_panel_answers_200_for_an_evolution_already_saved(client, doctor, room):
+    import uuid
+
+    client = login(client, doctor)
+    url = reverse("clinical:call_evolution", args=[room.code])
+
+    first = client.post(url, form_data(notes="Na chamada", token=str(uuid.uuid4())))
+    again = client.post(url, form_data(notes="Na chamada", token=str(uuid.uuid4())))
+
+    assert (first.status_code, again.status_code) == (201, 200)
+    assert first.json()["id"] == again.json()["id"]
+    assert "not written twice" in again.json()["message"]
+    assert Evolution.objects.filter(room=room).count() == 1

@@ -111,7 +111,7 @@ def test_room_create_opens_a_room_for_the_doctors_patient(doctor, patient):
 
 
 def test_room_create_draws_another_code_when_the_first_is_taken(monkeypatch, doctor, patient):
-    taken = RoomFactory(doctor=doctor, patient=patient, code="takentakenab")
+    taken = RoomFactory(doctor=doctor, code="takentakenab")  # another patient's room
     drawn = iter(["takentakenab", "freshfreshcd"])
     monkeypatch.setattr(services, "room_code", lambda: next(drawn))
 
@@ -124,7 +124,7 @@ def test_room_create_draws_another_code_when_the_first_is_taken(monkeypatch, doc
 
 
 def test_room_create_gives_up_when_every_code_is_taken(monkeypatch, doctor, patient):
-    RoomFactory(doctor=doctor, patient=patient, code="takentakenab")
+    RoomFactory(doctor=doctor, code="takentakenab")  # another patient's room
     monkeypatch.setattr(services, "room_code", lambda: "takentakenab")
 
     with pytest.raises(RuntimeError):
@@ -274,9 +274,10 @@ def test_concurrent_finalizations_end_the_room_once(finished):
 
 
 def test_stale_rooms_nobody_is_in_are_finalized(doctor, patient, finished, clock):
+    # One open room per pair: the other open rooms are with other patients of hers.
     idle = RoomFactory(doctor=doctor, patient=patient)
-    recent = RoomFactory(doctor=doctor, patient=patient)
-    occupied = RoomFactory(doctor=doctor, patient=patient)
+    recent = RoomFactory(doctor=doctor)
+    occupied = RoomFactory(doctor=doctor)
     already_ended = RoomFactory(
         doctor=doctor, patient=patient, status=RoomStatus.ENDED, ended_at=T0 - dt.timedelta(days=1)
     )
@@ -285,7 +286,7 @@ def test_stale_rooms_nobody_is_in_are_finalized(doctor, patient, finished, clock
     set_idle_since(recent, T0 - dt.timedelta(minutes=30))
     Presence.objects.create(
         room=occupied,
-        user=patient,
+        user=occupied.patient,
         channel_name="c.1",
         server=beat("s1", T0),
         connected_at=T0 - dt.timedelta(hours=3),
@@ -534,3 +535,97 @@ def test_a_double_submitted_consent_returns_the_stored_one(consented_patient, mo
     )
     assert result == stored
     assert consented_patient.telemedicine_consents.count() == 1
+
+
+# --- One open room per doctor and patient -------------------------------------------
+
+
+def test_opening_a_room_again_returns_the_one_already_open(doctor, patient):
+    first = services.room_create(doctor=doctor, patient=patient)
+
+    again = services.room_create(doctor=doctor, patient=patient)
+
+    assert again.pk == first.pk and again.code == first.code
+    assert Room.objects.count() == 1
+
+
+def test_once_the_room_is_finished_a_new_one_is_opened(doctor, patient):
+    first = services.room_create(doctor=doctor, patient=patient)
+    services.room_finalize(room=first, by=doctor)
+
+    second = services.room_create(doctor=doctor, patient=patient)
+
+    assert second.pk != first.pk and second.is_open
+    assert Room.objects.filter(doctor=doctor, patient=patient).count() == 2
+
+
+def test_another_patient_gets_their_own_room(doctor, patient):
+    other = PatientFactory(doctor=doctor)
+
+    mine = services.room_create(doctor=doctor, patient=patient)
+    theirs = services.room_create(doctor=doctor, patient=other)
+
+    assert mine.pk != theirs.pk
+
+
+def test_the_database_refuses_a_second_open_room_for_a_pair(doctor, patient):
+    from django.db import IntegrityError, transaction
+
+    RoomFactory(doctor=doctor, patient=patient)
+
+    with pytest.raises(IntegrityError), transaction.atomic():
+        RoomFactory(doctor=doctor, patient=patient)
+    RoomFactory(doctor=doctor, patient=patient, status=RoomStatus.ENDED, ended_at=timezone.now())
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_openings_for_a_pair_open_one_room(doctor, patient):
+    # On PostgreSQL every request can look before any commits: the constraint
+    # refuses all inserts but one, and the losers return the winner's room.
+    workers = 6
+    barrier = threading.Barrier(workers)
+    codes, errors = [], []
+
+    def open_room():
+        try:
+            barrier.wait(timeout=10)
+            codes.append(services.room_create(doctor=doctor, patient=patient).code)
+        except Exception as error:  # noqa: BLE001 - reported by the assertion below
+            errors.append(error)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=open_room) for _ in range(workers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+
+    assert errors == []
+    assert len(codes) == workers and len(set(codes)) == 1
+    assert Room.objects.filter(doctor=doctor, patient=patient).count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_migration_keeps_the_last_used_open_room_of_a_pair(doctor, patient):
+    from django.db.migrations.executor import MigrationExecutor
+
+    def migrate(target):
+        executor = MigrationExecutor(connection)
+        executor.loader.build_graph()
+        executor.migrate([("rooms", target)])
+        return executor.loader.project_state([("rooms", target)]).apps
+
+    old_rooms = migrate("0001_initial").get_model("rooms", "Room")
+    now = timezone.now()
+    older, _used_last = (
+        old_rooms.objects.create(code=code, doctor_id=doctor.pk, patient_id=patient.pk)
+        for code in ("olderolderab", "lastlastlast")
+    )
+    old_rooms.objects.filter(pk=older.pk).update(last_activity_at=now - dt.timedelta(hours=1))
+
+    migrate("0003_one_open_room_per_pair")
+
+    status = dict(Room.objects.values_list("code", "status"))
+    assert status == {"olderolderab": RoomStatus.ENDED, "lastlastlast": RoomStatus.OPEN}
+    assert Room.objects.get(code="olderolderab").ended_at is not None

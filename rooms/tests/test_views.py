@@ -92,6 +92,14 @@ def end(room, by=None):
     return room
 
 
+def finished_room(doctor, patient):
+    """A finished consultation of a pair: created ended, since the pair may have a room open."""
+    return RoomFactory(
+        doctor=doctor, patient=patient, status=RoomStatus.ENDED, ended_at=timezone.now(),
+        ended_by=doctor,
+    )  # fmt: skip
+
+
 def shown(value) -> str:
     """A date and time as the English pages print it, in the clinic's time zone."""
     with translation.override("en"):
@@ -595,7 +603,7 @@ def test_access_by_role(client, people, room, method, url_name, role, status):
 
 def test_the_doctors_dashboard_lists_open_rooms_and_who_is_in(client, doctor, room):
     other = RoomFactory(doctor=doctor, patient=PatientFactory(doctor=doctor, first_name="Zélia"))
-    ended = end(RoomFactory(doctor=doctor, patient=room.patient), by=doctor)
+    ended = finished_room(doctor, room.patient)
     someone_elses = RoomFactory()
     presence(room, room.patient)
 
@@ -635,7 +643,7 @@ def test_the_doctors_dashboard_says_when_both_are_in_the_call(client, doctor, ro
 def test_the_patients_dashboard_has_a_big_join_button_with_the_doctors_name(
     client, doctor, room, other_doctor
 ):
-    ended = end(RoomFactory(doctor=doctor, patient=room.patient), by=doctor)
+    ended = finished_room(doctor, room.patient)
     someone_elses = RoomFactory(doctor=other_doctor)
 
     response = login(client, room.patient).get(reverse("dashboard"))
@@ -685,7 +693,7 @@ def test_the_doctors_dashboard_queries_do_not_grow_with_open_rooms(
 def test_the_patient_page_shows_consent_consultations_and_the_open_a_room_button(
     client, doctor, room
 ):
-    ended = end(RoomFactory(doctor=doctor, patient=room.patient), by=doctor)
+    ended = finished_room(doctor, room.patient)
 
     response = login(client, doctor).get(reverse("accounts:patient_detail", args=[room.patient.pk]))
 
@@ -726,3 +734,22 @@ def test_a_newer_consent_term_shows_as_not_accepted(client, doctor, patient):
     response = login(client, doctor).get(reverse("accounts:patient_detail", args=[patient.pk]))
 
     assert "Telemedicine consent not accepted yet" in page(response, "consultations").text
+
+
+# --- One open room per doctor and patient -------------------------------------------
+
+
+def test_opening_a_room_twice_sends_both_clicks_to_the_same_room(client, doctor, patient):
+    client = login(client, doctor)
+    url = reverse("rooms:create", args=[patient.pk])
+
+    first = client.post(url)
+    second = client.post(url)  # a double click, a second tab, the chart and the dashboard
+
+    room = Room.objects.get()
+    assert first.url == second.url == reverse("rooms:join", args=[room.code])
+    said = [str(m) for m in client.get(second.url).context["messages"]]
+    assert said == [
+        "Room open. Send the link to Carlos and join when you are ready.",
+        "A room with Carlos was already open: this is it, with the same link.",
+    ]

@@ -1,6 +1,8 @@
-// The call panel's evolution form: saved with fetch, so the call is never
-// interrupted; the draft survives a reload of the page.
-import { createDraftStore } from "./drafts.js";
+// The evolution forms. The call panel's is saved with fetch, so the call is
+// never interrupted, and its draft survives a reload of the page. The
+// full-page form is a plain POST; Back or a reload must not make it write
+// the same evolution twice.
+import { createDraftStore, createSentStore, tokenToSend } from "./drafts.js";
 
 const FIELDS = ["notes", "diagnosis", "diagnosis_code", "prescription"];
 function wire(form) {
@@ -80,18 +82,23 @@ function wire(form) {
         headers: { Accept: "application/json" },
       });
       const body = await response.json().catch(() => ({}));
-      if (response.status === 201) {
+      // 201: written now; 200: it had been saved already (a resend, another tab).
+      if (response.status === 201 || response.status === 200) {
         store.clear();
         newToken(); // the next evolution is another one
         for (const name of FIELDS) field(name).value = "";
-        const item = document.createElement("li");
-        const link = document.createElement("a");
-        link.href = body.url;
-        link.target = "_blank";
-        link.rel = "noopener";
-        link.textContent = body.written_at;
-        item.append(link, ` · ${String(body.summary || "")}`); // the server's Evolution.summary
-        list.prepend(item);
+        const id = String(body.id);
+        if (![...list.children].some((item) => item.dataset.evolution === id)) {
+          const item = document.createElement("li");
+          item.dataset.evolution = id;
+          const link = document.createElement("a");
+          link.href = body.url;
+          link.target = "_blank";
+          link.rel = "noopener";
+          link.textContent = body.written_at;
+          item.append(link, ` · ${String(body.summary || "")}`); // the server's Evolution.summary
+          list.prepend(item);
+        }
         say(body.message || form.dataset.textSaved, "success");
       } else if (response.status === 400 && body.errors) {
         let first = null;
@@ -118,5 +125,36 @@ function wire(form) {
   });
 }
 
+// Back and reload bring the page back with a fresh token (it is never cached)
+// while the browser refills what was typed; so the tab remembers the token it
+// last sent with that text.
+const PAGE_FIELDS = [...FIELDS, "room"];
+function wirePage(form) {
+  let storage = null;
+  try {
+    storage = window.sessionStorage;
+  } catch {
+    // Storage disabled: the server still recognises a recent identical evolution.
+  }
+  const sent = createSentStore(storage, `mc-evolution-sent:${form.dataset.patient}`, PAGE_FIELDS);
+  const token = form.elements.namedItem("token");
+  const navigationType = performance.getEntriesByType("navigation")[0]?.type ?? "navigate";
+  form.addEventListener("submit", () => {
+    const values = Object.fromEntries(
+      PAGE_FIELDS.map((name) => [name, form.elements.namedItem(name)?.value ?? ""]),
+    );
+    token.value = tokenToSend({
+      navigationType,
+      pageToken: token.value,
+      sent: sent.last(),
+      values,
+      fields: PAGE_FIELDS,
+    });
+    sent.remember(token.value, values);
+  });
+}
+
 const form = document.getElementById("call-evolution-form");
 if (form) wire(form);
+const pageForm = document.getElementById("evolution-page-form");
+if (pageForm) wirePage(pageForm);

@@ -289,13 +289,14 @@ def record(clinic):
     """A record with a bit of everything: consultations, codes, a correction, odd text."""
     admin, ana, carlos = clinic["admin"], clinic["ana"], clinic["carlos"]
     now = timezone.now()
-    past = RoomFactory(doctor=ana, patient=carlos)
+    # Created finished: the pair already has a room open (one open room per pair).
+    past = RoomFactory(doctor=ana, patient=carlos, status="ended", ended_at=now)
     Room.objects.filter(pk=past.pk).update(
         created_at=now - dt.timedelta(days=20), call_started_at=now - dt.timedelta(days=20),
         both_present_seconds=23 * 60, status="ended", ended_at=now - dt.timedelta(days=20),
         ended_by=ana,
     )  # fmt: skip
-    missed = RoomFactory(doctor=ana, patient=carlos)
+    missed = RoomFactory(doctor=ana, patient=carlos, status="ended", ended_at=now)
     Room.objects.filter(pk=missed.pk).update(
         created_at=now - dt.timedelta(days=9), status="ended", ended_at=now - dt.timedelta(days=9)
     )
@@ -330,6 +331,12 @@ def record(clinic):
     RecordAccess.objects.create(
         viewer=admin, viewer_role=admin.role, patient=carlos, section=RecordSection.CHART,
         emergency=grant, ip_address="10.0.0.9",
+    )  # fmt: skip
+    # A doctor out of scope tried to open it: refused (404), and logged as such.
+    bruno = DoctorFactory(first_name="Bruno", last_name="Lima", profile__title="dr")
+    services.record_access_log(
+        viewer=bruno, patient=carlos, section=RecordSection.CHART, ip_address="10.0.0.8",
+        refused=True,
     )  # fmt: skip
     # A second patient of Ana with nothing written yet: the empty state.
     mariana = PatientFactory(first_name="Mariana", last_name="Oliveira", doctor=ana)
@@ -451,6 +458,7 @@ def test_the_patient_s_own_record(browser, daphne_server, record):
         log = page.inner_text("main")
         assert "Dra. Ana Souza" in log and "Helena Martins" in log
         assert "Auditoria pedida" in log
+        assert "Bruno Lima" not in log  # a refused try opened nothing
         assert "10.0.0.7" not in log, "the patient sees staff IP addresses"
     finally:
         visit.close()
@@ -486,6 +494,121 @@ def test_the_admin_s_break_glass_and_access_log(browser, daphne_server, record):
         )
         log = page.inner_text("main")
         assert "10.0.0.7" in log and "Paciente pediu por telefone" in log
+        refused = page.locator("tr", has=page.locator(".access-refused"))
+        assert refused.count() == 1
+        assert "Dr. Bruno Lima" in refused.inner_text()
+        assert "Recusado: não foi aberto" in refused.inner_text()
     finally:
         visit.close()
     assert not daphne_server.errors(), daphne_server.errors()
+
+
+# --- (d) One evolution, whatever the browser does ----------------------------------
+# The form page is never cached: Back and reload fetch it again, with a fresh token,
+# and Chromium refills what was typed. Each path must still write one evolution.
+
+PAGE_TEXT = {"notes": "Febre há 2 dias.\nSem tosse.", "diagnosis": "Virose", "prescription": ""}
+SUBMIT = "main button[type=submit]"
+
+
+def open_form(visit, patient):
+    visit.goto(reverse("clinical:evolution_create", args=[patient.pk]))
+    for name, value in PAGE_TEXT.items():
+        visit.page.fill(f"#id_{name}", value)
+
+
+def sent_token(page, action) -> str:
+    """Do `action` and return the token the form posted."""
+    with page.expect_request(lambda r: r.method == "POST") as request:
+        action()
+    page.wait_for_load_state("networkidle")
+    return request.value.post_data_json["token"]
+
+
+def refilled(page) -> bool:
+    return all(page.input_value(f"#id_{name}") == value for name, value in PAGE_TEXT.items())
+
+
+def saved_once(page, evolution) -> None:
+    assert Evolution.objects.count() == 1
+    assert page.url.endswith(f"#evolution-{evolution.pk}"), page.url
+    assert "não foi gravada duas vezes" in page.inner_text("main .alert")
+
+
+@pytest.fixture
+def doctor_visit(browser, daphne_server, clinic):
+    visit = Visit(browser, daphne_server, DESKTOP)
+    visit.login("ana@clinica.test", PASSWORD)
+    yield visit
+    visit.close()
+    assert not daphne_server.errors(), daphne_server.errors()
+
+
+def test_back_after_saving_then_saving_again_writes_one_evolution(doctor_visit, clinic):
+    page = doctor_visit.page
+    open_form(doctor_visit, clinic["carlos"])
+    first = sent_token(page, lambda: page.click(SUBMIT))
+    evolution = Evolution.objects.get()
+    assert str(evolution.client_token) == first
+
+    page.go_back()
+    page.wait_for_load_state("networkidle")
+    assert refilled(page), "Chromium did not refill the form: the case is not reproduced"
+    assert page.input_value("[name=token]") != first  # the page came with a fresh token
+
+    assert sent_token(page, lambda: page.click(SUBMIT)) == first  # the token survived Back
+    saved_once(page, evolution)
+    shoot_both_widths(doctor_visit, "clinical-evolution-not-written-twice")
+
+
+def test_reload_after_an_error_answer_writes_one_evolution(doctor_visit, clinic):
+    # Saved, but the answer was lost on the way (a proxy's 502): the doctor
+    # reloads, and the browser sends the form again.
+    page = doctor_visit.page
+    open_form(doctor_visit, clinic["carlos"])
+    url = page.url
+
+    def saved_but_the_answer_is_an_error(route):
+        route.fetch()  # the server saves it
+        route.fulfill(status=502, body="Bad gateway")
+
+    page.route(url, saved_but_the_answer_is_an_error)
+    first = sent_token(page, lambda: page.click(SUBMIT))
+    page.unroute(url)
+    assert Evolution.objects.count() == 1
+    doctor_visit.console_errors.clear()  # the 502
+
+    resent = sent_token(page, page.reload)
+
+    assert resent == first
+    saved_once(page, Evolution.objects.get())
+
+
+def test_a_double_click_on_save_writes_one_evolution(doctor_visit, clinic):
+    page = doctor_visit.page
+    open_form(doctor_visit, clinic["carlos"])
+
+    page.dblclick(SUBMIT)
+    page.wait_for_url("**/records/*/#evolution-*")
+    page.wait_for_load_state("networkidle")
+
+    evolution = Evolution.objects.get()
+    assert page.url.endswith(f"#evolution-{evolution.pk}")
+    assert page.locator(".timeline-item").count() == 1
+
+
+def test_two_tabs_saving_the_same_text_write_one_evolution(doctor_visit, clinic):
+    first_tab = doctor_visit.page
+    second_tab = doctor_visit.context.new_page()
+    second_tab.set_default_timeout(15_000)
+    open_form(doctor_visit, clinic["carlos"])
+    second_tab.goto(first_tab.url)
+    for name, value in PAGE_TEXT.items():
+        second_tab.fill(f"#id_{name}", value)
+    assert first_tab.input_value("[name=token]") != second_tab.input_value("[name=token]")
+
+    sent_token(first_tab, lambda: first_tab.click(SUBMIT))
+    sent_token(second_tab, lambda: second_tab.click(SUBMIT))
+
+    saved_once(second_tab, Evolution.objects.get())
+    assert second_tab.locator(".timeline-item").count() == 1

@@ -142,12 +142,16 @@ class Command(BaseCommand):
                 patient.set_password(DEMO_PASSWORD)
                 patient.save(update_fields=["password"])
             if i == 0:
-                # Carlos has accepted the telemedicine term and has a room open
-                # with Dra. Ana: the demo call is one click away for both.
                 rooms_services.consent_accept(patient=patient, ip_address=None, user_agent="demo")
-                self.demo_room = rooms_services.room_create(doctor=doctor, patient=patient)
             self.patients.append(patient)
         self.create_history()
+        # Carlos has accepted the telemedicine term and has a room open with
+        # Dra. Ana: the demo call is one click away for both. Opened after his
+        # history, since opening a room returns the one already open.
+        carlos = self.patients[0]
+        self.demo_room = rooms_services.room_create(
+            doctor=carlos.patient_profile.doctor, patient=carlos
+        )
 
     def create_history(self):
         """Finished consultations with their evolutions, so the charts have something to show."""

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 
-import { createDraftStore } from "../drafts.js";
+import { createDraftStore, createSentStore, tokenToSend } from "../drafts.js";
 
 const FIELDS = ["notes", "diagnosis", "diagnosis_code", "prescription"];
 const KEY = "mc-evolution-draft:abc";
@@ -142,5 +142,63 @@ describe("createDraftStore: storage that throws", () => {
     };
     assert.doesNotThrow(() => store.save({ notes: "x".repeat(10_000) }));
     assert.deepEqual(store.load(), { notes: "curto" });
+  });
+});
+
+const PAGE_FIELDS = ["room", "notes", "diagnosis"];
+const SENT = { token: "first-token", values: { room: "", notes: "Febre\nSem tosse", diagnosis: "Virose" } };
+
+describe("tokenToSend: Back and reload keep the token of what was sent", () => {
+  const ask = (overrides) =>
+    tokenToSend({
+      navigationType: "back_forward",
+      pageToken: "fresh-token",
+      sent: SENT,
+      values: SENT.values,
+      fields: PAGE_FIELDS,
+      ...overrides,
+    });
+
+  test("the same text on a page brought back by Back is sent with the first token", () => {
+    assert.equal(ask(), "first-token");
+  });
+
+  test("and after a reload too, whatever the line endings", () => {
+    const values = { ...SENT.values, notes: "Febre\r\nSem tosse " };
+    assert.equal(ask({ navigationType: "reload", values }), "first-token");
+  });
+
+  test("a page opened afresh keeps its own token, even with the same text", () => {
+    assert.equal(ask({ navigationType: "navigate" }), "fresh-token");
+  });
+
+  test("a changed text, or another consultation, is another evolution", () => {
+    assert.equal(ask({ values: { ...SENT.values, diagnosis: "Dengue" } }), "fresh-token");
+    assert.equal(ask({ values: { ...SENT.values, room: "abc" } }), "fresh-token");
+  });
+
+  test("nothing sent before, or an empty form: the page's token", () => {
+    assert.equal(ask({ sent: null }), "fresh-token");
+    assert.equal(ask({ sent: { token: "t", values: {} }, values: {} }), "fresh-token");
+  });
+});
+
+describe("createSentStore", () => {
+  test("remembers the last token and text sent, only for its fields", () => {
+    const storage = memoryStorage();
+    const store = createSentStore(storage, "mc-evolution-sent:7", PAGE_FIELDS);
+    store.remember("t1", { notes: "Uma", token: "ignored" });
+    store.remember("t2", { notes: "Duas" });
+    assert.deepEqual(store.last(), { token: "t2", values: { room: "", notes: "Duas", diagnosis: "" } });
+  });
+
+  test("broken, missing or foreign storage gives nothing, and never throws", () => {
+    assert.equal(createSentStore(brokenStorage(), "k", PAGE_FIELDS).last(), null);
+    createSentStore(brokenStorage(), "k", PAGE_FIELDS).remember("t", {});
+    assert.equal(createSentStore(null, "k", PAGE_FIELDS).last(), null);
+    const junk = memoryStorage({ k: "{not json" });
+    assert.equal(createSentStore(junk, "k", PAGE_FIELDS).last(), null);
+    const foreign = memoryStorage({ k: JSON.stringify({ token: 5, values: {} }) });
+    assert.equal(createSentStore(foreign, "k", PAGE_FIELDS).last(), null);
   });
 });
