@@ -1,6 +1,7 @@
 from crispy_forms.helper import FormHelper
 from crispy_forms.layout import Column, Layout, Row
 from django import forms
+from django.contrib.auth.forms import AuthenticationForm
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -27,6 +28,18 @@ def _helper(*rows) -> FormHelper:
         *(Row(*(Column(name, css_class="col-md") for name in row)) for row in rows)
     )
     return helper
+
+
+class LoginForm(AuthenticationForm):
+    # Django's message says both fields may be case-sensitive; the e-mail is not
+    # (UserManager.get_by_natural_key matches it case-insensitively).
+    error_messages = {
+        **AuthenticationForm.error_messages,
+        "invalid_login": _(
+            "Wrong e-mail or password. Upper and lower case matter in the password, "
+            "not in the e-mail."
+        ),
+    }
 
 
 class DoctorChoiceField(forms.ModelChoiceField):

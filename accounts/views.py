@@ -19,6 +19,7 @@ from django.views.generic import DetailView, FormView, TemplateView
 from . import services
 from .forms import (
     DoctorForm,
+    LoginForm,
     PatientForm,
     PhotoForm,
     PixKeyForm,
@@ -48,7 +49,19 @@ PAGE_SIZE = 20
 
 
 class LoginView(auth_views.LoginView):
+    authentication_form = LoginForm
     redirect_authenticated_user = True
+
+
+class PasswordResetView(auth_views.PasswordResetView):
+    html_email_template_name = None
+    subject_template_name = "registration/password_reset_subject.txt"
+
+    @property
+    def extra_email_context(self):
+        # Without django.contrib.sites, Django names the site after the host
+        # the request came to ("127.0.0.1:8123"); the e-mail names the clinic.
+        return {"clinic_name": settings.CLINIC_NAME}
 
 
 @method_decorator(login_not_required, name="dispatch")
@@ -266,6 +279,17 @@ class PatientReassignView(PersonFormView):
     def get_context_data(self, **kwargs):
         return super().get_context_data(person=self.patient, **kwargs)
 
+    def form_valid(self, form):
+        doctor = form.cleaned_data["doctor"]
+        if doctor.pk == self.patient.patient_profile.doctor_id:
+            messages.info(
+                self.request,
+                _("%(name)s stays with %(doctor)s: the responsible doctor did not change.")
+                % {"name": self.patient.get_full_name(), "doctor": doctor.display_name},
+            )
+            return redirect(self.next_url(self.patient))
+        return super().form_valid(form)
+
     def save(self, data):
         return services.patient_reassign(patient=self.patient, doctor=data["doctor"])
 
@@ -464,10 +488,13 @@ class ProfileView(TemplateView):
                     services.user_photo_set(user=user, upload=data["photo"])
                     messages.success(request, _("Your new photo is saved."))
                 else:
-                    services.pix_key_set(
+                    profile = services.pix_key_set(
                         doctor=user, key_type=data["pix_key_type"], key=data["pix_key"]
                     )
-                    messages.success(request, _("Your PIX key was saved."))
+                    if profile.pix_key:
+                        messages.success(request, _("Your PIX key was saved."))
+                    else:
+                        messages.success(request, _("Your PIX key was removed."))
                 return redirect("accounts:profile")
             except ValidationError as error:
                 if name == "photo":

@@ -4,9 +4,12 @@ import re
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from django.test import override_settings
 from django.urls import reverse
 
-from accounts.tests.factories import PatientFactory
+from accounts import services
+from accounts.models import DoctorProfile, PatientProfile
+from accounts.tests.factories import PASSWORD, PatientFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -69,3 +72,87 @@ def test_a_whatsapp_link_without_a_phone_lets_the_sender_pick_the_contact(client
     number, text = whatsapp_text(response)
     assert number == ""
     assert text.startswith("Olá, Rui!")
+
+
+# --- Messages that say what happened ----------------------------------------------------
+
+
+def messages_of(response) -> list[str]:
+    return [str(m) for m in response.context["messages"]]
+
+
+def test_reassigning_a_patient_to_their_own_doctor_says_nothing_changed(
+    client, admin_user, patient, doctor
+):
+    response = login(client, admin_user).post(
+        reverse("accounts:patient_reassign", args=[patient.pk]), {"doctor": doctor.pk}, follow=True
+    )
+
+    assert messages_of(response) == [
+        "Carlos Pereira continua com Dra. Ana Souza: o médico responsável não mudou."
+    ]
+    assert PatientProfile.objects.get(user=patient).doctor == doctor
+
+
+def test_reassigning_a_patient_to_another_doctor_says_they_have_a_new_one(
+    client, admin_user, patient, other_doctor
+):
+    response = login(client, admin_user).post(
+        reverse("accounts:patient_reassign", args=[patient.pk]),
+        {"doctor": other_doctor.pk},
+        follow=True,
+    )
+
+    assert messages_of(response) == ["Carlos Pereira tem um novo médico responsável."]
+    assert PatientProfile.objects.get(user=patient).doctor == other_doctor
+
+
+def test_clearing_the_pix_key_says_it_was_removed(client, doctor):
+    services.pix_key_set(doctor=doctor, key_type="cpf", key="52998224725")
+
+    response = login(client, doctor).post(
+        reverse("accounts:profile"),
+        {"form": "pix", "pix-pix_key_type": "", "pix-pix_key": ""},
+        follow=True,
+    )
+
+    assert messages_of(response) == ["Sua chave PIX foi removida."]
+    assert DoctorProfile.objects.get(user=doctor).pix_key == ""
+
+
+def test_saving_a_pix_key_says_it_was_saved(client, doctor):
+    response = login(client, doctor).post(
+        reverse("accounts:profile"),
+        {"form": "pix", "pix-pix_key_type": "cpf", "pix-pix_key": "529.982.247-25"},
+        follow=True,
+    )
+
+    assert messages_of(response) == ["Sua chave PIX foi salva."]
+
+
+@override_settings(CLINIC_NAME="Clínica Boa Saúde")
+def test_the_password_reset_email_subject_names_the_clinic_not_the_host(client, doctor, mailoutbox):
+    client.post(reverse("password_reset"), {"email": doctor.email}, HTTP_HOST="127.0.0.1")
+
+    assert [m.subject for m in mailoutbox] == ["Escolha uma nova senha para Clínica Boa Saúde"]
+
+
+def test_the_login_error_says_only_the_password_is_case_sensitive(client, doctor):
+    response = client.post(
+        reverse("login"), {"username": doctor.email.upper(), "password": "SENHA-ERRADA"}
+    )
+
+    errors = response.context["form"].non_field_errors()
+    assert errors == [
+        "E-mail ou senha incorretos. A senha diferencia letras maiúsculas de minúsculas; "
+        "o e-mail, não."
+    ]
+    assert "ambos" not in response.content.decode()
+
+
+def test_the_email_really_is_not_case_sensitive_at_login(client, doctor):
+    response = client.post(
+        reverse("login"), {"username": doctor.email.upper(), "password": PASSWORD}
+    )
+
+    assert response.status_code == 302
