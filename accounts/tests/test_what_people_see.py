@@ -1,14 +1,17 @@
 """What people read on the pages and in the messages they are sent (issue 4)."""
 
+import datetime as dt
 import re
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.test import override_settings
 from django.urls import reverse
+from django.utils import timezone
 
 from accounts import services
-from accounts.models import DoctorProfile, PatientProfile
+from accounts.models import DoctorProfile, PatientProfile, User
 from accounts.tests.factories import PASSWORD, PatientFactory
 
 pytestmark = pytest.mark.django_db
@@ -156,3 +159,73 @@ def test_the_email_really_is_not_case_sensitive_at_login(client, doctor):
     )
 
     assert response.status_code == 302
+
+
+# --- Validation ----------------------------------------------------------------------------
+
+
+def test_a_birth_year_of_1800_is_refused_with_a_clear_message(client, doctor, patient):
+    response = login(client, doctor).post(
+        reverse("accounts:patient_update", args=[patient.pk]),
+        {"first_name": "Carlos", "last_name": "Pereira", "email": patient.email,
+         "birth_date": "1800-03-02"},
+    )  # fmt: skip
+
+    assert response.status_code == 200
+    assert response.context["form"].errors["birth_date"] == [
+        "Confira a data de nascimento: ela é de mais de 130 anos atrás."
+    ]
+    assert PatientProfile.objects.get(user=patient).birth_date is None
+
+
+def test_the_birth_date_picker_offers_only_acceptable_dates(client, doctor):
+    response = login(client, doctor).get(reverse("accounts:patient_create"))
+
+    widget = response.context["form"].fields["birth_date"].widget
+    today = timezone.localdate()
+    assert widget.attrs["max"] == today.isoformat()
+    assert widget.attrs["min"] == today.replace(year=today.year - 130).isoformat()
+
+
+def test_the_patient_services_refuse_a_birth_date_200_years_ago(doctor, patient):
+    with pytest.raises(ValidationError) as caught:
+        services.patient_update(
+            patient=patient, email=patient.email, first_name="C", last_name="P",
+            birth_date=dt.date(1826, 1, 1),
+        )  # fmt: skip
+    assert caught.value.error_dict["birth_date"][0].code == "too_old"
+
+
+def test_a_crm_of_zero_is_refused_on_the_doctor_form(client, admin_user):
+    response = login(client, admin_user).post(
+        reverse("accounts:doctor_create"),
+        {"first_name": "Zeca", "last_name": "Zero", "email": "zeca@example.com",
+         "crm": "0", "crm_state": "SP"},
+    )  # fmt: skip
+
+    assert response.status_code == 200
+    assert response.context["form"].errors["crm"] == [
+        "Informe o número do CRM: só números, de 1 a 7 dígitos, por exemplo 123456."
+    ]
+    assert not User.objects.filter(email="zeca@example.com").exists()
+
+
+def test_a_crm_typed_with_a_leading_zero_is_the_same_registration(client, admin_user, doctor):
+    taken = doctor.doctor_profile
+    response = login(client, admin_user).post(
+        reverse("accounts:doctor_create"),
+        {"first_name": "Outra", "last_name": "Pessoa", "email": "outra@example.com",
+         "crm": "0" + taken.crm, "crm_state": taken.crm_state},
+    )  # fmt: skip
+
+    assert response.status_code == 200
+    assert [e.code for e in response.context["form"].errors.as_data()["crm"]] == ["crm-taken"]
+
+
+def test_the_doctor_services_refuse_a_crm_of_zero(doctor):
+    with pytest.raises(ValidationError) as caught:
+        services.doctor_update(
+            doctor=doctor, email=doctor.email, first_name="A", last_name="S", crm="0",
+            crm_state="SP",
+        )  # fmt: skip
+    assert caught.value.error_dict["crm"][0].code == "invalid_crm"
