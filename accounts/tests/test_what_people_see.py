@@ -6,7 +6,9 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.db import connection
 from django.test import override_settings
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
@@ -229,3 +231,77 @@ def test_the_doctor_services_refuse_a_crm_of_zero(doctor):
             crm_state="SP",
         )  # fmt: skip
     assert caught.value.error_dict["crm"][0].code == "invalid_crm"
+
+
+# --- Searching by phone -------------------------------------------------------------------
+
+
+def listed(response) -> set[int]:
+    return {person.pk for person in response.context["page_obj"].object_list}
+
+
+@pytest.fixture
+def phoned(doctor, other_doctor):
+    return {
+        "rita": PatientFactory(first_name="Rita", doctor=doctor, phone="+5511987654321",
+                               profile__cpf="52998224725"),
+        "lucas": PatientFactory(first_name="Lucas", doctor=doctor, phone="+552134567890"),
+        "nina": PatientFactory(first_name="Nina", doctor=other_doctor, phone="+5511912345678"),
+    }  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("q", "expected"),
+    [
+        ("(11) 98765-4321", {"rita"}),
+        ("11987654321", {"rita"}),
+        ("98765-4321", {"rita"}),
+        ("+55 11 98765 4321", {"rita"}),
+        ("011 98765-4321", {"rita"}),
+        ("(21) 3456-7890", {"lucas"}),
+        ("(11) 9", {"rita", "nina"}),
+        ("Rita (11) 98765-4321", {"rita"}),
+        ("Nina (11) 98765-4321", set()),
+        ("529.982.247-25", {"rita"}),
+        ("(31) 98765-4321", set()),
+    ],
+)
+def test_the_patient_list_finds_a_patient_by_phone_however_it_is_typed(
+    client, admin_user, phoned, q, expected
+):
+    response = login(client, admin_user).get(reverse("accounts:patient_list"), {"q": q})
+
+    assert listed(response) == {phoned[key].pk for key in expected}
+
+
+def test_a_doctor_finds_only_their_own_patients_by_phone(client, doctor, phoned):
+    response = login(client, doctor).get(reverse("accounts:patient_list"), {"q": "(11) 9"})
+
+    assert listed(response) == {phoned["rita"].pk}
+
+
+def test_the_doctor_list_finds_a_doctor_by_phone(client, admin_user, doctor):
+    doctor.phone = "+5531998877665"
+    doctor.save(update_fields=["phone"])
+
+    response = login(client, admin_user).get(
+        reverse("accounts:doctor_list"), {"q": "(31) 99887-7665"}
+    )
+
+    assert listed(response) == {doctor.pk}
+
+
+def test_a_phone_search_keeps_the_patient_list_query_count_flat(client, admin_user):
+    client.force_login(admin_user)
+    url = reverse("accounts:patient_list") + "?q=(11)+98765-4321"
+
+    def count() -> int:
+        client.get(url)
+        with CaptureQueriesContext(connection) as context:
+            assert client.get(url).status_code == 200
+        return len(context)
+
+    PatientFactory.create_batch(3, phone="+5511987654321")
+    few = count()
+    PatientFactory.create_batch(27, phone="+5511987654321")
+    assert count() == few
