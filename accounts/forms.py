@@ -7,6 +7,7 @@ from django.utils.translation import gettext_lazy as _
 
 from .models import BRAZILIAN_STATES, DoctorTitle, PixKeyType
 from .selectors import doctor_choices
+from .templatetags.people import phone as format_phone
 from .validators import (
     birth_date_range,
     clean_birth_date,
@@ -52,6 +53,13 @@ class DoctorChoiceField(forms.ModelChoiceField):
         return f"{obj.display_name} · {obj.doctor_profile.crm_display}"
 
 
+class PhoneInput(forms.TextInput):
+    """Shows a stored +5511987654321 as (11) 98765-4321, as every page does."""
+
+    def format_value(self, value):
+        return super().format_value(format_phone(value) if value else value)
+
+
 class PersonForm(forms.Form):
     first_name = forms.CharField(label=_("First name"), max_length=150)
     last_name = forms.CharField(label=_("Last name"), max_length=150)
@@ -60,7 +68,7 @@ class PersonForm(forms.Form):
         label=_("Phone"),
         required=False,
         help_text=_("With area code, e.g. (11) 98765-4321."),
-        widget=forms.TextInput(attrs={"inputmode": "tel", "autocomplete": "tel"}),
+        widget=PhoneInput(attrs={"inputmode": "tel", "autocomplete": "tel"}),
     )
 
     def clean_first_name(self):

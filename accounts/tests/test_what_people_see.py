@@ -305,3 +305,48 @@ def test_a_phone_search_keeps_the_patient_list_query_count_flat(client, admin_us
     few = count()
     PatientFactory.create_batch(27, phone="+5511987654321")
     assert count() == few
+
+
+# --- The phone on the forms ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("viewer", "url"),
+    [
+        ("patient", lambda p: reverse("accounts:profile")),
+        ("doctor", lambda p: reverse("accounts:patient_update", args=[p.pk])),
+        ("admin_user", lambda p: reverse("accounts:patient_update", args=[p.pk])),
+    ],
+)
+def test_the_forms_show_the_phone_as_every_page_does(request, client, patient, viewer, url):
+    patient.phone = "+5511987654321"
+    patient.save(update_fields=["phone"])
+
+    response = login(client, request.getfixturevalue(viewer)).get(url(patient))
+
+    html = response.content.decode()
+    assert 'value="(11) 98765-4321"' in html
+    assert "+5511987654321" not in html
+
+
+def test_the_doctor_form_shows_a_landline_as_every_page_does(client, admin_user, doctor):
+    doctor.phone = "+551134567890"
+    doctor.save(update_fields=["phone"])
+
+    response = login(client, admin_user).get(reverse("accounts:doctor_update", args=[doctor.pk]))
+
+    assert 'value="(11) 3456-7890"' in response.content.decode()
+
+
+def test_saving_the_profile_with_the_shown_phone_keeps_it(client, patient):
+    patient.phone = "+5511987654321"
+    patient.save(update_fields=["phone"])
+
+    login(client, patient).post(
+        reverse("accounts:profile"),
+        {"form": "details", "details-first_name": "Carlos", "details-last_name": "Pereira",
+         "details-phone": "(11) 98765-4321"},
+    )  # fmt: skip
+
+    patient.refresh_from_db()
+    assert patient.phone == "+5511987654321"
