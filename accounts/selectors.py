@@ -2,9 +2,9 @@
 
 import re
 
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 
-from .models import Role, User
+from .models import PatientProfile, Role, User
 from .permissions import doctors_visible_to, patients_visible_to
 
 # A number is typed with any of the punctuation of phones and documents:
@@ -111,6 +111,24 @@ def doctor_choices() -> QuerySet[User]:
         User.objects.filter(role=Role.DOCTOR, is_active=True)
         .select_related("doctor_profile")
         .order_by("first_name", "last_name")
+    )
+
+
+def doctor_filter_choices() -> QuerySet[User]:
+    """Doctors to filter the patient list by: the active ones, and the inactive
+    ones who are still responsible for someone, so those patients can be found."""
+    has_patients = Exists(PatientProfile.objects.filter(doctor=OuterRef("pk")))
+    return (
+        User.objects.filter(Q(is_active=True) | has_patients, role=Role.DOCTOR)
+        .select_related("doctor_profile")
+        .order_by("-is_active", "first_name", "last_name")
+    )
+
+
+def active_patients_of(*, doctor: User) -> QuerySet[User]:
+    """The active patients a doctor is responsible for."""
+    return User.objects.filter(patient_profile__doctor=doctor, is_active=True).order_by(
+        "first_name", "last_name", "pk"
     )
 
 

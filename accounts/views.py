@@ -11,7 +11,7 @@ from django.utils.decorators import method_decorator
 from django.utils.functional import cached_property
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, ngettext
 from django.views import View
 from django.views.decorators.cache import never_cache
 from django.views.generic import DetailView, FormView, TemplateView
@@ -40,7 +40,13 @@ from .permissions import (
     users_manageable_by,
     users_visible_to,
 )
-from .selectors import doctor_choices, doctor_list_for, patient_list_for, specialties
+from .selectors import (
+    active_patients_of,
+    doctor_filter_choices,
+    doctor_list_for,
+    patient_list_for,
+    specialties,
+)
 
 PAGE_SIZE = 20
 
@@ -139,7 +145,7 @@ class PatientListView(RoleRequiredMixin, PaginatedListMixin, TemplateView):
         )
         return super().get_context_data(
             page_obj=self.paginate(patients),
-            doctors=doctor_choices() if self.request.user.is_admin else None,
+            doctors=doctor_filter_choices() if self.request.user.is_admin else None,
             filters={k: params.get(k, "") for k in ("q", "status", "doctor")},
             **kwargs,
         )
@@ -277,7 +283,9 @@ class PatientReassignView(PersonFormView):
         return {"doctor": self.patient.patient_profile.doctor_id}
 
     def get_context_data(self, **kwargs):
-        return super().get_context_data(person=self.patient, **kwargs)
+        return super().get_context_data(
+            person=self.patient, cancel_url=self.next_url(self.patient), **kwargs
+        )
 
     def form_valid(self, form):
         doctor = form.cleaned_data["doctor"]
@@ -294,6 +302,14 @@ class PatientReassignView(PersonFormView):
         return services.patient_reassign(patient=self.patient, doctor=data["doctor"])
 
     def next_url(self, person):
+        # From a deactivated doctor's page, the admin goes back there for the next patient.
+        next_url = self.request.GET.get("next", "")
+        if url_has_allowed_host_and_scheme(
+            next_url,
+            allowed_hosts={self.request.get_host()},
+            require_https=self.request.is_secure(),
+        ):
+            return next_url
         return reverse("accounts:patient_detail", args=[person.pk])
 
 
@@ -318,8 +334,16 @@ class DoctorDetailView(PersonDetailMixin):
         return doctors_visible_to(self.request.user).select_related("doctor_profile")
 
     def get_context_data(self, **kwargs):
-        patients = self.object.patients.select_related("user").order_by("user__first_name")
-        return super().get_context_data(patients=[p.user for p in patients[:50]], **kwargs)
+        doctor = self.object
+        patients = doctor.patients.select_related("user").order_by("user__first_name")
+        waiting = active_patients_of(doctor=doctor)
+        return super().get_context_data(
+            patients=[p.user for p in patients[:50]],
+            active_patient_count=waiting.count(),
+            # An inactive doctor's active patients need someone else.
+            waiting_patients=[] if doctor.is_active else list(waiting[:50]),
+            **kwargs,
+        )
 
 
 class PatientDetailView(PersonDetailMixin):
@@ -350,8 +374,23 @@ class UserActiveView(RoleRequiredMixin, View):
     def post(self, request, pk):
         person = get_object_or_404(users_manageable_by(request.user), pk=pk)
         services.user_set_active(user=person, active=self.active)
+        waiting = (
+            0 if self.active or not person.is_doctor else active_patients_of(doctor=person).count()
+        )
         if self.active:
             messages.success(request, _("%(name)s can sign in again.") % {"name": person})
+        elif waiting:
+            messages.warning(
+                request,
+                ngettext(
+                    "%(name)s was deactivated, but %(count)d active patient still has them "
+                    "as responsible doctor. Choose a new doctor below.",
+                    "%(name)s was deactivated, but %(count)d active patients still have them "
+                    "as responsible doctor. Choose a new doctor for each below.",
+                    waiting,
+                )
+                % {"name": person, "count": waiting},
+            )
         else:
             messages.success(
                 request,

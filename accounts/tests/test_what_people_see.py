@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from accounts import services
 from accounts.models import DoctorProfile, PatientProfile, User
-from accounts.tests.factories import PASSWORD, PatientFactory
+from accounts.tests.factories import PASSWORD, DoctorFactory, PatientFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -350,3 +350,118 @@ def test_saving_the_profile_with_the_shown_phone_keeps_it(client, patient):
 
     patient.refresh_from_db()
     assert patient.phone == "+5511987654321"
+
+
+# --- Deactivating a doctor who still has patients -----------------------------------------
+
+
+def test_deactivating_a_doctor_with_active_patients_prompts_to_reassign_them(
+    client, admin_user, doctor, patient
+):
+    PatientFactory(first_name="Bia", doctor=doctor)
+    PatientFactory(first_name="Ex", doctor=doctor, is_active=False)  # needs nobody
+
+    response = login(client, admin_user).post(
+        reverse("accounts:user_deactivate", args=[doctor.pk]), follow=True
+    )
+
+    [message] = response.context["messages"]
+    assert message.level_tag == "warning"
+    assert str(message) == (
+        "O acesso de Dra. Ana Souza foi desativado, mas 2 pacientes ativos ainda têm essa "
+        "pessoa como médico responsável. Escolha um novo médico para cada um abaixo."
+    )
+    assert response.redirect_chain[-1][0] == reverse("accounts:doctor_detail", args=[doctor.pk])
+    html = response.content.decode()
+    assert "2 pacientes ativos precisam de um novo médico" in html
+    for waiting in response.context["waiting_patients"]:
+        assert waiting.is_active
+        link = reverse("accounts:patient_reassign", args=[waiting.pk])
+        assert f'href="{link}?next=/people/doctors/{doctor.pk}/"' in html
+    assert len(response.context["waiting_patients"]) == 2
+
+
+def test_deactivating_a_doctor_without_active_patients_is_a_plain_success(
+    client, admin_user, other_doctor
+):
+    response = login(client, admin_user).post(
+        reverse("accounts:user_deactivate", args=[other_doctor.pk]), follow=True
+    )
+
+    [message] = response.context["messages"]
+    assert message.level_tag == "success"
+    assert "waiting-patients" not in response.content.decode()
+
+
+def test_the_deactivate_button_warns_about_the_doctors_patients_before(
+    client, admin_user, doctor, patient
+):
+    response = login(client, admin_user).get(reverse("accounts:doctor_detail", args=[doctor.pk]))
+
+    assert (
+        "1 paciente ativo tem essa pessoa como médico responsável: em seguida, você escolhe "
+        "um novo médico para ele." in response.content.decode()
+    )
+
+
+def test_reassigning_from_the_inactive_doctors_page_goes_back_there(
+    client, admin_user, doctor, patient, other_doctor
+):
+    services.user_set_active(user=doctor, active=False)
+    back = reverse("accounts:doctor_detail", args=[doctor.pk])
+    url = reverse("accounts:patient_reassign", args=[patient.pk]) + f"?next={back}"
+
+    login(client, admin_user)
+    assert f'href="{back}"' in client.get(url).content.decode()  # Cancel goes back too
+    response = client.post(url, {"doctor": other_doctor.pk})
+
+    assert response.url == back
+    assert PatientProfile.objects.get(user=patient).doctor == other_doctor
+    page = client.get(back)
+    assert page.context["waiting_patients"] == []
+
+
+def test_the_reassign_page_does_not_redirect_off_site(client, admin_user, patient, other_doctor):
+    url = reverse("accounts:patient_reassign", args=[patient.pk]) + "?next=https://evil.example/"
+
+    response = login(client, admin_user).post(url, {"doctor": other_doctor.pk})
+
+    assert response.url == reverse("accounts:patient_detail", args=[patient.pk])
+
+
+def test_the_patient_list_filter_keeps_inactive_doctors_who_still_have_patients(
+    client, admin_user, doctor, patient, other_doctor
+):
+    services.user_set_active(user=doctor, active=False)
+    retired = DoctorFactory(first_name="Zé", last_name="Sem Pacientes", is_active=False)
+
+    response = login(client, admin_user).get(reverse("accounts:patient_list"))
+
+    offered = list(response.context["doctors"])
+    assert doctor in offered and other_doctor in offered
+    assert retired not in offered
+    html = response.content.decode()
+    assert f'<option value="{doctor.pk}">Dra. Ana Souza (inativo)</option>' in html
+    assert f'<option value="{other_doctor.pk}">Dr. Bruno Lima</option>' in html
+
+    filtered = client.get(reverse("accounts:patient_list"), {"doctor": doctor.pk})
+    assert listed(filtered) == {patient.pk}
+    assert f'<option value="{doctor.pk}" selected>' in filtered.content.decode()
+
+
+def test_the_patient_list_filter_adds_no_query_per_doctor(client, admin_user):
+    client.force_login(admin_user)
+    url = reverse("accounts:patient_list")
+
+    def count() -> int:
+        client.get(url)
+        with CaptureQueriesContext(connection) as context:
+            client.get(url)
+        return len(context)
+
+    for _ in range(3):
+        services.user_set_active(user=PatientFactory().patient_profile.doctor, active=False)
+    few = count()
+    for _ in range(20):
+        services.user_set_active(user=PatientFactory().patient_profile.doctor, active=False)
+    assert count() == few
