@@ -18,6 +18,7 @@ from .helpers import (
     PHONE,
     SCREENSHOTS,
     Visit,
+    check_page,
     enter_call,
     join,
     shoot_both_widths,
@@ -352,3 +353,46 @@ def test_the_buttons_and_badges_of_the_real_pages_have_aa_contrast(
         finally:
             visit.close()
     assert not failures, "WCAG AA contrast:\n" + "\n".join(failures)
+
+
+# --- Long names on a phone ---------------------------------------------------------------
+
+LONG_FIRST = "Maria Aparecida Conceição"
+LONG_LAST = "d'Albuquerque Vasconcelos Cavalcanti-Wanderley"
+
+
+@pytest.fixture
+def long_named():
+    from accounts import services
+
+    doctor = DoctorFactory(
+        first_name="Ana", last_name="Souza", email="ana@clinica.test", profile__title="dra"
+    )
+    invited = services.patient_create(
+        created_by=doctor, doctor=doctor, first_name=LONG_FIRST, last_name=LONG_LAST,
+        email="maria.aparecida.conceicao.albuquerque.vasconcelos@provedor-de-email.com.br",
+        phone="+5511987654321",
+    )  # fmt: skip
+    return invited
+
+
+def test_a_long_name_stays_inside_the_invitation_page_on_a_phone(
+    long_named, browser, daphne_server
+):
+    for width, viewport in (("390", PHONE), ("1440", DESKTOP)):
+        visit = Visit(browser, daphne_server, viewport)
+        try:
+            visit.login("ana@clinica.test", PASSWORD)
+            visit.goto(reverse("accounts:invitation", args=[long_named.pk]))
+            # check_page asserts the page does not scroll sideways, besides axe and the CSP.
+            check_page(visit, "invitation-long-name", width)
+            sticking_out = visit.page.evaluate(
+                """() => [...document.querySelectorAll('main *')].filter((e) => {
+                    const r = e.getBoundingClientRect();
+                    return r.width && (r.right > window.innerWidth + 1 || r.left < -1);
+                  }).map((e) => e.tagName + '.' + e.className).slice(0, 5)"""
+            )
+            assert sticking_out == [], f"@ {width}px: {sticking_out}"
+            assert LONG_LAST in visit.page.inner_text("h1")
+        finally:
+            visit.close()
