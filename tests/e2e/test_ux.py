@@ -240,7 +240,11 @@ def sample_page(looks) -> str:
         tag = "button" if look.startswith("btn") else "span"
         return f'<{tag} class="{look} sample" data-look="{look}">Acesso de emergência</{tag}> '
 
-    samples = "".join(sample(look) for look in sorted(looks))
+    # A form's error text has the same red problem as the red buttons.
+    samples = "".join(sample(look) for look in sorted(looks)) + (
+        '<div class="invalid-feedback d-block sample" data-look="invalid-feedback">'
+        "Informe um CPF válido (11 dígitos).</div>"
+    )
     statuses = "".join(
         f'<span class="peer-status sample" data-status="{s}" data-look="peer-status {s}">'
         f"Conectado</span> "
