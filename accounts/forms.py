@@ -1,13 +1,20 @@
 from crispy_forms.helper import FormHelper
 from crispy_forms.layout import Column, Layout, Row
 from django import forms
+from django.contrib.auth.forms import AuthenticationForm
 from django.core.exceptions import ValidationError
-from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from .models import BRAZILIAN_STATES, DoctorTitle, PixKeyType
 from .selectors import doctor_choices
-from .validators import clean_cpf, clean_phone_e164
+from .templatetags.people import phone as format_phone
+from .validators import (
+    birth_date_range,
+    clean_birth_date,
+    clean_cpf,
+    clean_crm,
+    clean_phone_e164,
+)
 
 
 def apply_service_errors(form, error: ValidationError) -> None:
@@ -29,9 +36,28 @@ def _helper(*rows) -> FormHelper:
     return helper
 
 
+class LoginForm(AuthenticationForm):
+    # Django's message says both fields may be case-sensitive; the e-mail is not
+    # (UserManager.get_by_natural_key matches it case-insensitively).
+    error_messages = {
+        **AuthenticationForm.error_messages,
+        "invalid_login": _(
+            "Wrong e-mail or password. Upper and lower case matter in the password, "
+            "not in the e-mail."
+        ),
+    }
+
+
 class DoctorChoiceField(forms.ModelChoiceField):
     def label_from_instance(self, obj):
         return f"{obj.display_name} · {obj.doctor_profile.crm_display}"
+
+
+class PhoneInput(forms.TextInput):
+    """Shows a stored +5511987654321 as (11) 98765-4321, as every page does."""
+
+    def format_value(self, value):
+        return super().format_value(format_phone(value) if value else value)
 
 
 class PersonForm(forms.Form):
@@ -42,7 +68,7 @@ class PersonForm(forms.Form):
         label=_("Phone"),
         required=False,
         help_text=_("With area code, e.g. (11) 98765-4321."),
-        widget=forms.TextInput(attrs={"inputmode": "tel", "autocomplete": "tel"}),
+        widget=PhoneInput(attrs={"inputmode": "tel", "autocomplete": "tel"}),
     )
 
     def clean_first_name(self):
@@ -60,16 +86,16 @@ class DoctorForm(PersonForm):
     title = forms.ChoiceField(
         label=_("Title"), choices=[("", _("None")), *DoctorTitle.choices], required=False
     )
-    crm = forms.RegexField(
-        label=_("CRM"),
-        regex=r"^\d{1,10}$",
-        max_length=10,
-        error_messages={"invalid": _("The CRM has digits only.")},
+    crm = forms.CharField(
+        label=_("CRM"), max_length=10, widget=forms.TextInput(attrs={"inputmode": "numeric"})
     )
     crm_state = forms.ChoiceField(label=_("CRM state"), choices=[("", "—"), *BRAZILIAN_STATES])
     specialty = forms.CharField(label=_("Specialty"), max_length=100, required=False)
 
     field_order = ["title", "first_name", "last_name", "email", "phone", "crm", "crm_state"]
+
+    def clean_crm(self):
+        return clean_crm(self.cleaned_data["crm"])
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -95,6 +121,9 @@ class PatientForm(PersonForm):
 
     def __init__(self, *args, with_doctor: bool = False, **kwargs):
         super().__init__(*args, **kwargs)
+        # The browser's date picker offers only dates clean_birth_date accepts.
+        oldest, today = birth_date_range()
+        self.fields["birth_date"].widget.attrs.update(min=oldest.isoformat(), max=today.isoformat())
         rows = [("first_name", "last_name"), ("email", "phone"), ("birth_date", "cpf")]
         if with_doctor:
             self.fields["doctor"] = DoctorChoiceField(
@@ -105,9 +134,7 @@ class PatientForm(PersonForm):
 
     def clean_birth_date(self):
         born = self.cleaned_data["birth_date"]
-        if born and born > timezone.localdate():
-            raise ValidationError(_("The birth date cannot be in the future."), code="future")
-        return born
+        return clean_birth_date(born) if born else None
 
     def clean_cpf(self):
         cpf = self.cleaned_data["cpf"].strip()

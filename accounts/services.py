@@ -19,7 +19,7 @@ from django.utils.translation import ngettext
 from .models import DoctorProfile, PatientProfile, Role, User, normalize_email
 from .photos import process_photo
 from .signals import access_revoked
-from .validators import clean_cpf, clean_pix_key
+from .validators import clean_birth_date, clean_cpf, clean_crm, clean_pix_key
 
 logger = logging.getLogger(__name__)
 
@@ -112,7 +112,11 @@ def _check_email(email: str, *, exclude: User | None = None) -> str:
     return email
 
 
-def _check_crm(crm: str, crm_state: str, *, exclude: User | None = None) -> None:
+def _check_crm(crm: str, crm_state: str, *, exclude: User | None = None) -> str:
+    try:
+        crm = clean_crm(crm)
+    except ValidationError as error:
+        raise ValidationError({"crm": error}) from None
     others = DoctorProfile.objects.filter(crm=crm, crm_state=crm_state)
     if exclude is not None:
         others = others.exclude(user=exclude)
@@ -122,6 +126,7 @@ def _check_crm(crm: str, crm_state: str, *, exclude: User | None = None) -> None
             _("Another doctor is already registered with this CRM in this state."),
             "crm-taken",
         )
+    return crm
 
 
 @transaction.atomic
@@ -136,7 +141,7 @@ def doctor_create(
     title: str = "",
     specialty: str = "",
 ) -> User:
-    _check_crm(crm, crm_state)
+    crm = _check_crm(crm, crm_state)
     user = User.objects.create_user(
         email=_check_email(email),
         first_name=first_name,
@@ -163,7 +168,7 @@ def doctor_update(
     title: str = "",
     specialty: str = "",
 ) -> User:
-    _check_crm(crm, crm_state, exclude=doctor)
+    crm = _check_crm(crm, crm_state, exclude=doctor)
     doctor.email = _check_email(email, exclude=doctor)
     doctor.first_name, doctor.last_name, doctor.phone = first_name, last_name, phone
     doctor.save(update_fields=["email", "first_name", "last_name", "phone"])
@@ -181,6 +186,15 @@ def doctor_update(
 def _check_doctor(doctor: User) -> None:
     if doctor.role != Role.DOCTOR or not doctor.is_active:
         raise _field_error("doctor", _("Choose an active doctor."), "invalid-doctor")
+
+
+def _check_birth_date(born: dt.date | None) -> dt.date | None:
+    if born is None:
+        return None
+    try:
+        return clean_birth_date(born)
+    except ValidationError as error:
+        raise ValidationError({"birth_date": error}) from None
 
 
 def _check_cpf(cpf: str, *, exclude: User | None = None) -> str:
@@ -213,6 +227,7 @@ def patient_create(
     cpf: str = "",
 ) -> User:
     _check_doctor(doctor)
+    birth_date = _check_birth_date(birth_date)
     cpf = _check_cpf(cpf)
     user = User.objects.create_user(
         email=_check_email(email),
@@ -238,6 +253,7 @@ def patient_update(
     birth_date: dt.date | None = None,
     cpf: str = "",
 ) -> User:
+    birth_date = _check_birth_date(birth_date)
     patient.email = _check_email(email, exclude=patient)
     patient.first_name, patient.last_name, patient.phone = first_name, last_name, phone
     patient.save(update_fields=["email", "first_name", "last_name", "phone"])

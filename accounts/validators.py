@@ -5,11 +5,13 @@ alphanumeric CNPJ introduced in 2026); this module only decides the canonical
 forms that the PIX directory (DICT) uses and how each kind is shown masked.
 """
 
+import datetime as dt
 import re
 import uuid
 
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from validate_docbr import CNPJ, CPF
 
@@ -19,6 +21,12 @@ PIX_EMAIL_MAX_LENGTH = 77
 _NON_DIGITS = re.compile(r"\D")
 _CNPJ_PUNCTUATION = re.compile(r"[.\-/\s]")
 _CNPJ_SHAPE = re.compile(r"^[0-9A-Z]{12}[0-9]{2}$")
+# CRMs are numbered from 1 in each state, so a doctor registered decades ago
+# in a small state can have three digits; the largest council (SP) is in the
+# hundreds of thousands. Seven digits leave room; zero is no registration.
+_CRM_SHAPE = re.compile(r"^0*([1-9][0-9]{0,6})$")
+# The oldest person alive is under 120; past this a year was mistyped (1800).
+OLDEST_AGE_YEARS = 130
 # Area codes (DDD) have two digits, neither of them zero.
 _PHONE_SHAPE = re.compile(r"^\+55([1-9][1-9])(9\d{8}|[2-8]\d{7})$")
 
@@ -29,6 +37,41 @@ def clean_cpf(value: str) -> str:
     if len(digits) != 11 or not CPF().validate(digits):
         raise ValidationError(_("Enter a valid CPF (11 digits)."), code="invalid_cpf")
     return digits
+
+
+def clean_crm(value: str) -> str:
+    """Return a CRM number as its digits, without leading zeros, or raise ValidationError."""
+    match = _CRM_SHAPE.match((value or "").strip())
+    if not match:
+        raise ValidationError(
+            _("Enter the CRM number: digits only, from 1 to 7 of them, e.g. 123456."),
+            code="invalid_crm",
+        )
+    return match.group(1)
+
+
+def birth_date_range() -> tuple[dt.date, dt.date]:
+    """The earliest and latest birth dates accepted today, in the clinic's time zone."""
+    today = timezone.localdate()
+    try:
+        oldest = today.replace(year=today.year - OLDEST_AGE_YEARS)
+    except ValueError:  # today is 29 February
+        oldest = today.replace(year=today.year - OLDEST_AGE_YEARS, day=28)
+    return oldest, today
+
+
+def clean_birth_date(born: dt.date) -> dt.date:
+    """Refuse a birth date in the future or more than OLDEST_AGE_YEARS ago."""
+    oldest, today = birth_date_range()
+    if born > today:
+        raise ValidationError(_("The birth date cannot be in the future."), code="future")
+    if born < oldest:
+        raise ValidationError(
+            _("Check the birth date: it is more than %(years)d years ago."),
+            code="too_old",
+            params={"years": OLDEST_AGE_YEARS},
+        )
+    return born
 
 
 def clean_cnpj(value: str) -> str:

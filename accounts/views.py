@@ -11,7 +11,7 @@ from django.utils.decorators import method_decorator
 from django.utils.functional import cached_property
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, ngettext
 from django.views import View
 from django.views.decorators.cache import never_cache
 from django.views.generic import DetailView, FormView, TemplateView
@@ -19,6 +19,7 @@ from django.views.generic import DetailView, FormView, TemplateView
 from . import services
 from .forms import (
     DoctorForm,
+    LoginForm,
     PatientForm,
     PhotoForm,
     PixKeyForm,
@@ -39,7 +40,13 @@ from .permissions import (
     users_manageable_by,
     users_visible_to,
 )
-from .selectors import doctor_choices, doctor_list_for, patient_list_for, specialties
+from .selectors import (
+    active_patients_of,
+    doctor_filter_choices,
+    doctor_list_for,
+    patient_list_for,
+    specialties,
+)
 
 PAGE_SIZE = 20
 
@@ -48,7 +55,19 @@ PAGE_SIZE = 20
 
 
 class LoginView(auth_views.LoginView):
+    authentication_form = LoginForm
     redirect_authenticated_user = True
+
+
+class PasswordResetView(auth_views.PasswordResetView):
+    html_email_template_name = None
+    subject_template_name = "registration/password_reset_subject.txt"
+
+    @property
+    def extra_email_context(self):
+        # Without django.contrib.sites, Django names the site after the host
+        # the request came to ("127.0.0.1:8123"); the e-mail names the clinic.
+        return {"clinic_name": settings.CLINIC_NAME}
 
 
 @method_decorator(login_not_required, name="dispatch")
@@ -126,7 +145,7 @@ class PatientListView(RoleRequiredMixin, PaginatedListMixin, TemplateView):
         )
         return super().get_context_data(
             page_obj=self.paginate(patients),
-            doctors=doctor_choices() if self.request.user.is_admin else None,
+            doctors=doctor_filter_choices() if self.request.user.is_admin else None,
             filters={k: params.get(k, "") for k in ("q", "status", "doctor")},
             **kwargs,
         )
@@ -264,12 +283,33 @@ class PatientReassignView(PersonFormView):
         return {"doctor": self.patient.patient_profile.doctor_id}
 
     def get_context_data(self, **kwargs):
-        return super().get_context_data(person=self.patient, **kwargs)
+        return super().get_context_data(
+            person=self.patient, cancel_url=self.next_url(self.patient), **kwargs
+        )
+
+    def form_valid(self, form):
+        doctor = form.cleaned_data["doctor"]
+        if doctor.pk == self.patient.patient_profile.doctor_id:
+            messages.info(
+                self.request,
+                _("%(name)s stays with %(doctor)s: the responsible doctor did not change.")
+                % {"name": self.patient.get_full_name(), "doctor": doctor.display_name},
+            )
+            return redirect(self.next_url(self.patient))
+        return super().form_valid(form)
 
     def save(self, data):
         return services.patient_reassign(patient=self.patient, doctor=data["doctor"])
 
     def next_url(self, person):
+        # From a deactivated doctor's page, the admin goes back there for the next patient.
+        next_url = self.request.GET.get("next", "")
+        if url_has_allowed_host_and_scheme(
+            next_url,
+            allowed_hosts={self.request.get_host()},
+            require_https=self.request.is_secure(),
+        ):
+            return next_url
         return reverse("accounts:patient_detail", args=[person.pk])
 
 
@@ -294,8 +334,16 @@ class DoctorDetailView(PersonDetailMixin):
         return doctors_visible_to(self.request.user).select_related("doctor_profile")
 
     def get_context_data(self, **kwargs):
-        patients = self.object.patients.select_related("user").order_by("user__first_name")
-        return super().get_context_data(patients=[p.user for p in patients[:50]], **kwargs)
+        doctor = self.object
+        patients = doctor.patients.select_related("user").order_by("user__first_name")
+        waiting = active_patients_of(doctor=doctor)
+        return super().get_context_data(
+            patients=[p.user for p in patients[:50]],
+            active_patient_count=waiting.count(),
+            # An inactive doctor's active patients need someone else.
+            waiting_patients=[] if doctor.is_active else list(waiting[:50]),
+            **kwargs,
+        )
 
 
 class PatientDetailView(PersonDetailMixin):
@@ -326,8 +374,23 @@ class UserActiveView(RoleRequiredMixin, View):
     def post(self, request, pk):
         person = get_object_or_404(users_manageable_by(request.user), pk=pk)
         services.user_set_active(user=person, active=self.active)
+        waiting = (
+            0 if self.active or not person.is_doctor else active_patients_of(doctor=person).count()
+        )
         if self.active:
             messages.success(request, _("%(name)s can sign in again.") % {"name": person})
+        elif waiting:
+            messages.warning(
+                request,
+                ngettext(
+                    "%(name)s was deactivated, but %(count)d active patient still has them "
+                    "as responsible doctor. Choose a new doctor below.",
+                    "%(name)s was deactivated, but %(count)d active patients still have them "
+                    "as responsible doctor. Choose a new doctor for each below.",
+                    waiting,
+                )
+                % {"name": person, "count": waiting},
+            )
         else:
             messages.success(
                 request,
@@ -464,10 +527,13 @@ class ProfileView(TemplateView):
                     services.user_photo_set(user=user, upload=data["photo"])
                     messages.success(request, _("Your new photo is saved."))
                 else:
-                    services.pix_key_set(
+                    profile = services.pix_key_set(
                         doctor=user, key_type=data["pix_key_type"], key=data["pix_key"]
                     )
-                    messages.success(request, _("Your PIX key was saved."))
+                    if profile.pix_key:
+                        messages.success(request, _("Your PIX key was saved."))
+                    else:
+                        messages.success(request, _("Your PIX key was removed."))
                 return redirect("accounts:profile")
             except ValidationError as error:
                 if name == "photo":

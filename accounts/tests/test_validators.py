@@ -1,13 +1,18 @@
 """Brazilian documents and PIX keys: what is accepted, its canonical form, and the masks."""
 
+import datetime as dt
+
 import pytest
 from django.core.exceptions import ValidationError
+from django.utils import timezone
 
 from accounts.models import PixKeyType
 from accounts.validators import (
     PIX_EMAIL_MAX_LENGTH,
+    clean_birth_date,
     clean_cnpj,
     clean_cpf,
+    clean_crm,
     clean_phone_e164,
     clean_pix_email,
     clean_pix_key,
@@ -366,3 +371,45 @@ def test_a_formatted_pix_key_cleans_back_to_the_same_canonical_key(key_type, typ
     canonical = clean_pix_key(key_type, typed)
 
     assert clean_pix_key(key_type, format_pix_key(key_type, canonical)) == canonical
+
+
+# --- CRM and birth date ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("typed", "canonical"),
+    [("123456", "123456"), (" 52345 ", "52345"), ("777", "777"), ("1234567", "1234567"),
+     ("0123456", "123456"), ("1", "1")],
+)  # fmt: skip
+def test_a_crm_is_kept_as_its_digits_without_leading_zeros(typed, canonical):
+    assert clean_crm(typed) == canonical
+
+
+@pytest.mark.parametrize(
+    "typed", ["0", "000", "", "12345678", "12.345", "12345-6", "CRM123", "١٢٣٤", "12 345"]
+)
+def test_a_crm_that_is_not_a_registration_number_is_refused(typed):
+    assert _refusal_code(clean_crm, typed) == "invalid_crm"
+
+
+def test_a_birth_date_from_today_back_to_130_years_is_accepted():
+    today = timezone.localdate()
+    oldest = today.replace(year=today.year - 130)
+    for born in (today, oldest, dt.date(1950, 6, 1)):
+        assert clean_birth_date(born) == born
+
+
+def test_a_birth_date_in_the_future_is_refused():
+    tomorrow = timezone.localdate() + dt.timedelta(days=1)
+    assert _refusal_code(clean_birth_date, tomorrow) == "future"
+
+
+@pytest.mark.parametrize("born", [dt.date(1800, 1, 1), dt.date(1890, 5, 17)])
+def test_a_birth_date_more_than_130_years_ago_is_refused(born):
+    assert _refusal_code(clean_birth_date, born) == "too_old"
+
+
+def test_the_day_before_130_years_ago_is_refused():
+    today = timezone.localdate()
+    born = today.replace(year=today.year - 130) - dt.timedelta(days=1)
+    assert _refusal_code(clean_birth_date, born) == "too_old"

@@ -50,6 +50,15 @@ function setPeerStatus(status) {
   badge.dataset.status = status;
   badge.textContent = T[`status_${status}`];
   document.body.dataset.peerStatus = status;
+  updatePlaceholder();
+}
+
+// The placeholder covers the remote video whenever there is none to show; it
+// says why: nobody there yet, or someone there with the camera off.
+function updatePlaceholder() {
+  const text = $("remote-placeholder-text");
+  const cameraOff = state.peerPresent && document.body.dataset.peerVideo === "off";
+  text.textContent = cameraOff ? text.dataset.cameraOff : text.dataset.waiting;
 }
 
 function setBanner(text, { kind = "warning", action = null } = {}) {
@@ -289,6 +298,7 @@ function showPeerMedia(peer) {
   $("peer-mic-off").hidden = peer.audio !== false;
   $("peer-cam-off").hidden = peer.video !== false;
   document.body.dataset.peerVideo = peer.video === false ? "off" : "on";
+  updatePlaceholder();
 }
 
 function onClose({ code, retry }) {
