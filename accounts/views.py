@@ -4,7 +4,7 @@ from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_not_required
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.http import FileResponse, Http404
+from django.http import FileResponse, Http404, JsonResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse, reverse_lazy
 from django.utils.decorators import method_decorator
@@ -26,6 +26,7 @@ from .forms import (
     ReassignForm,
     apply_service_errors,
 )
+from .middleware import session_expires_in, session_touch
 from .models import Role
 from .permissions import (
     RoleRequiredMixin,
@@ -476,3 +477,30 @@ class ProfileView(TemplateView):
                     apply_service_errors(form, error)
         messages.error(request, _("Please correct the errors below."))
         return self.render_to_response(self.get_context_data(forms=forms))
+
+
+# --- Session clock ----------------------------------------------------------
+
+
+@method_decorator(login_not_required, name="dispatch")
+class SessionView(View):
+    """The idle warning's view of the session: GET reads the seconds left, POST keeps it alive.
+
+    Reading does not count as activity (the warning asks before showing
+    itself); an expired session answers 401 so the page can go to the login.
+    """
+
+    session_activity = False
+
+    def get(self, request):
+        return self.state(request)
+
+    def post(self, request):
+        if request.user.is_authenticated:
+            session_touch(request.session, force=True)
+        return self.state(request)
+
+    def state(self, request):
+        if not request.user.is_authenticated:
+            return JsonResponse({"expired": True}, status=401)
+        return JsonResponse({"expires_in": session_expires_in(request.session)})
