@@ -5,7 +5,7 @@ from django.contrib.auth.decorators import login_not_required
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import FileResponse, Http404, JsonResponse
-from django.shortcuts import get_object_or_404, redirect
+from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse, reverse_lazy
 from django.utils.decorators import method_decorator
 from django.utils.functional import cached_property
@@ -40,6 +40,7 @@ from .permissions import (
     users_manageable_by,
     users_visible_to,
 )
+from .photos import photo_upload_register
 from .selectors import doctor_choices, doctor_list_for, patient_list_for, specialties
 
 PAGE_SIZE = 20
@@ -446,6 +447,9 @@ class ProfileView(TemplateView):
     def post(self, request):
         name = request.POST.get("form", "")
         user = request.user
+        # Counted before any image is decoded (the file itself waits on disk).
+        if name == "photo" and not photo_upload_register(user=user):
+            return self.too_many_uploads()
         if name == "remove_photo":
             services.user_photo_remove(user=user)
             messages.success(request, _("Your photo was removed."))
@@ -477,6 +481,17 @@ class ProfileView(TemplateView):
                     apply_service_errors(form, error)
         messages.error(request, _("Please correct the errors below."))
         return self.render_to_response(self.get_context_data(forms=forms))
+
+    def too_many_uploads(self):
+        minutes = settings.PHOTO_UPLOAD_WINDOW_MINUTES
+        response = render(
+            self.request,
+            "accounts/photo_upload_limit.html",
+            {"limit": settings.PHOTO_UPLOAD_LIMIT, "minutes": minutes},
+            status=429,
+        )
+        response["Retry-After"] = str(minutes * 60)
+        return response
 
 
 # --- Session clock ----------------------------------------------------------
