@@ -6,9 +6,14 @@
 // or clicked here since the last request, e.g. while writing a long note), or
 // warns and lets the person choose.
 
-export function nextStep({ expiresIn, warnSeconds, inCall = false, interacted = false }) {
+export function nextStep({
+  expiresIn, warnSeconds, inCall = false, interacted = false, keptAlive = false,
+}) {
   if (!Number.isFinite(expiresIn) || expiresIn <= 0) return { action: "expire" };
   if (expiresIn > warnSeconds) return { action: "wait", seconds: expiresIn - warnSeconds };
+  // Still short right after a keep-alive: the absolute lifetime is ending, and
+  // nothing can extend it; warning again would only offer a button that fails.
+  if (keptAlive) return { action: "wait", seconds: expiresIn };
   if (inCall || interacted) return { action: "keepalive" };
   return { action: "warn", seconds: expiresIn };
 }

@@ -68,15 +68,16 @@ if (root && window.bootstrap) {
   const keepAlive = async () => {
     interacted = false;
     hideWarning();
-    plan(await ask("POST"));
+    plan(await ask("POST"), { keptAlive: true });
   };
 
-  const plan = (expiresIn) => {
+  const plan = (expiresIn, { keptAlive = false } = {}) => {
     const step = nextStep({
       expiresIn,
       warnSeconds,
       inCall: document.body.classList.contains("in-call"),
       interacted,
+      keptAlive,
     });
     if (step.action === "expire") goToLogin();
     else if (step.action === "wait") {

@@ -29,6 +29,13 @@ describe("nextStep", () => {
     );
   });
 
+  test("right after a keep-alive, a short time left (the 12 h limit) is waited out, not warned again", () => {
+    assert.deepEqual(nextStep({ expiresIn: 90, warnSeconds: 120, keptAlive: true }), {
+      action: "wait",
+      seconds: 90,
+    });
+  });
+
   test("an expired session goes to the login, even during a call", () => {
     assert.equal(nextStep({ expiresIn: 0, warnSeconds: 120, inCall: true }).action, "expire");
     assert.equal(nextStep({ expiresIn: -5, warnSeconds: 120 }).action, "expire");
