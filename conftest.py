@@ -39,6 +39,15 @@ def _fast_tests(request, settings, tmp_path):
     }
 
 
+@pytest.fixture(autouse=True)
+def _empty_cache():
+    """Counters kept in the cache (photo uploads per person) start at zero in each
+    test: rolled-back users' ids are reused, so a count would leak into the next test."""
+    from django.core.cache import cache
+
+    cache.clear()
+
+
 @pytest.fixture
 def admin_user(db):
     return AdminFactory(first_name="Alice", last_name="Administradora")

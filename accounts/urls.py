@@ -78,4 +78,5 @@ urlpatterns = [
     ),
     path("people/<int:pk>/invitation/", views.InvitationView.as_view(), name="invitation"),
     path("people/<int:pk>/photo/", views.UserPhotoView.as_view(), name="photo"),
+    path("session/", views.SessionView.as_view(), name="session"),
 ]

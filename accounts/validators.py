@@ -7,8 +7,10 @@ forms that the PIX directory (DICT) uses and how each kind is shown masked.
 
 import datetime as dt
 import re
+import unicodedata
 import uuid
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.utils import timezone
@@ -180,3 +182,57 @@ def format_pix_key(key_type: str, key: str) -> str:
     if key_type == PixKeyType.CNPJ and len(key) == 14:
         return f"{key[:2]}.{key[2:5]}.{key[5:8]}/{key[8:12]}-{key[12:]}"
     return key
+
+
+# --- Passwords -------------------------------------------------------------------
+
+PRODUCT_NAME = "medconnect"
+# Words shared by many clinics' names: alone they are not the clinic's name.
+GENERIC_NAME_WORDS = frozenset(
+    {
+        "clinica", "clinic", "centro", "consultorio", "consultorios", "hospital", "instituto",
+        "policlinica", "grupo", "medica", "medico", "medicos", "medicina", "saude",
+        "odontologia", "de", "da", "do", "das", "dos", "e",
+    }
+)  # fmt: skip
+_LEET = str.maketrans("013457@$", "oieastas")
+_NOT_A_LETTER = re.compile(r"[^a-z]")
+
+
+def _letters(text: str) -> str:
+    """Lower-case ASCII letters only: "Clínica São-Lucas 2026!" -> "clinicasaolucas"."""
+    decomposed = unicodedata.normalize("NFKD", text.lower())
+    return _NOT_A_LETTER.sub("", decomposed.encode("ascii", "ignore").decode())
+
+
+def _site_names() -> set[str]:
+    names = {PRODUCT_NAME}
+    words = [_letters(word) for word in re.split(r"\W+", settings.CLINIC_NAME)]
+    for name in ("".join(words), "".join(w for w in words if w not in GENERIC_NAME_WORDS)):
+        if len(name) >= 4:
+            names.add(name)
+    return names
+
+
+class SiteNamePasswordValidator:
+    """Refuse passwords built on the product's or the clinic's name.
+
+    "MedConnect2026" and "Clinica.SaoLucas1" are the first guesses of a
+    password spray against a clinic. Case, accents, digits and punctuation
+    around or inside the name do not hide it, nor do digits standing for
+    letters ("M3dC0nnect").
+    """
+
+    def validate(self, password, user=None):
+        candidates = {_letters(password), _letters(password.lower().translate(_LEET))}
+        if any(name in candidate for name in _site_names() for candidate in candidates):
+            raise ValidationError(
+                _(
+                    "A password can't contain the name of the clinic or of MedConnect: "
+                    "it is one of the first guesses of anyone trying to break in."
+                ),
+                code="password_contains_site_name",
+            )
+
+    def get_help_text(self):
+        return _("Your password can't contain the name of the clinic or of MedConnect.")

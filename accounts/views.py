@@ -4,8 +4,8 @@ from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_not_required
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.http import FileResponse, Http404
-from django.shortcuts import get_object_or_404, redirect
+from django.http import FileResponse, Http404, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse, reverse_lazy
 from django.utils.decorators import method_decorator
 from django.utils.functional import cached_property
@@ -27,6 +27,7 @@ from .forms import (
     ReassignForm,
     apply_service_errors,
 )
+from .middleware import session_expires_in, session_touch
 from .models import Role
 from .permissions import (
     RoleRequiredMixin,
@@ -40,6 +41,7 @@ from .permissions import (
     users_manageable_by,
     users_visible_to,
 )
+from .photos import photo_upload_register
 from .selectors import (
     active_patients_of,
     doctor_filter_choices,
@@ -508,6 +510,9 @@ class ProfileView(TemplateView):
     def post(self, request):
         name = request.POST.get("form", "")
         user = request.user
+        # Counted before any image is decoded (the file itself waits on disk).
+        if name == "photo" and not photo_upload_register(user=user):
+            return self.too_many_uploads()
         if name == "remove_photo":
             services.user_photo_remove(user=user)
             messages.success(request, _("Your photo was removed."))
@@ -542,3 +547,41 @@ class ProfileView(TemplateView):
                     apply_service_errors(form, error)
         messages.error(request, _("Please correct the errors below."))
         return self.render_to_response(self.get_context_data(forms=forms))
+
+    def too_many_uploads(self):
+        minutes = settings.PHOTO_UPLOAD_WINDOW_MINUTES
+        response = render(
+            self.request,
+            "accounts/photo_upload_limit.html",
+            {"limit": settings.PHOTO_UPLOAD_LIMIT, "minutes": minutes},
+            status=429,
+        )
+        response["Retry-After"] = str(minutes * 60)
+        return response
+
+
+# --- Session clock ----------------------------------------------------------
+
+
+@method_decorator(login_not_required, name="dispatch")
+class SessionView(View):
+    """The idle warning's view of the session: GET reads the seconds left, POST keeps it alive.
+
+    Reading does not count as activity (the warning asks before showing
+    itself); an expired session answers 401 so the page can go to the login.
+    """
+
+    session_activity = False
+
+    def get(self, request):
+        return self.state(request)
+
+    def post(self, request):
+        if request.user.is_authenticated:
+            session_touch(request.session, force=True)
+        return self.state(request)
+
+    def state(self, request):
+        if not request.user.is_authenticated:
+            return JsonResponse({"expired": True}, status=401)
+        return JsonResponse({"expires_in": session_expires_in(request.session)})

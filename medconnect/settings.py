@@ -77,8 +77,12 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Before the timeout below, so it still sees who was signed in when it logs them out.
+    "accounts.middleware.PrivatePagesMiddleware",
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # After messages: an expired session is told why on the login page.
+    "accounts.middleware.SessionTimeoutMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
     # Last, so it sees the outcome of every authentication attempt.
@@ -168,6 +172,8 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+    # The first guesses of a password spray ("MedConnect2026", "Clinica2026").
+    {"NAME": "accounts.validators.SiteNamePasswordValidator"},
 ]
 PASSWORD_RESET_TIMEOUT = env.int("PASSWORD_RESET_TIMEOUT", default=60 * 60 * 24)
 INVITATION_TIMEOUT = env.int("INVITATION_TIMEOUT", default=60 * 60 * 24 * 7)
@@ -184,6 +190,11 @@ AXES_LOCKOUT_TEMPLATE = "registration/lockout.html"
 AXES_CLIENT_IP_CALLABLE = "accounts.backends.client_ip"
 # accounts/admin.py shows axes' tables, named and dated for the clinic.
 AXES_ENABLE_ADMIN = False
+# A second, higher limit per IP across all usernames: one address trying one
+# password on many accounts (a spray) is locked too. Set it well above
+# AXES_FAILURE_LIMIT, since a clinic's staff may share one public address.
+AXES_HANDLER = "accounts.lockout.SprayAwareAxesHandler"
+AXES_IP_FAILURE_LIMIT = env.int("AXES_IP_FAILURE_LIMIT", default=20)
 # How many proxies in front of Daphne append to X-Forwarded-For. 0 means the
 # header is never trusted (anyone could forge it to dodge or cause lockouts).
 PROXY_COUNT = env.int("PROXY_COUNT", default=0)
@@ -195,6 +206,13 @@ SECURE_REFERRER_POLICY = "strict-origin-when-cross-origin"
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 SESSION_COOKIE_HTTPONLY = True
+# Clinic computers are shared: a session ends after this long without a
+# request (the pages warn a couple of minutes before, and a call in progress
+# keeps it alive), and in any case this long after signing in.
+SESSION_IDLE_TIMEOUT_MINUTES = env.int("SESSION_IDLE_TIMEOUT_MINUTES", default=30)
+SESSION_IDLE_WARNING_MINUTES = 2
+SESSION_MAX_AGE_HOURS = env.float("SESSION_MAX_AGE_HOURS", default=12)
+SESSION_COOKIE_AGE = int(SESSION_MAX_AGE_HOURS * 3600)
 SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SECURE = HTTPS
@@ -230,8 +248,15 @@ CONTENT_SECURITY_POLICY = {
 PHOTO_MAX_BYTES = 5 * 1024 * 1024
 PHOTO_MAX_SIDE = 512
 PHOTO_MAX_PIXELS = env.int("PHOTO_MAX_PIXELS", default=40_000_000)
-DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
-FILE_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
+# Each person may send this many photos per window; more gets a 429 page.
+PHOTO_UPLOAD_LIMIT = env.int("PHOTO_UPLOAD_LIMIT", default=10)
+PHOTO_UPLOAD_WINDOW_MINUTES = env.int("PHOTO_UPLOAD_WINDOW_MINUTES", default=10)
+# Request bodies and uploaded files past 1 MB wait on disk, not in memory, so
+# a burst of near-limit uploads does not grow the server's memory.
+FILE_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024
+# Form fields other than files (Django's default): the longest clinical note
+# is far below it.
+DATA_UPLOAD_MAX_MEMORY_SIZE = int(2.5 * 1024 * 1024)
 
 # --- E-mail -------------------------------------------------------------------
 # With no EMAIL_URL, messages go to the console (the password-reset link is

@@ -412,3 +412,212 @@ def test_debug_is_off_when_the_environment_does_not_set_it(project, tmp_path):
     # ... and with DEBUG off, HTTPS and its protections are on by default.
     assert values["SESSION_COOKIE_SECURE"] is True
     assert values["HSTS"] > 0
+
+
+# --- Password spraying -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "password",
+    ["MedConnect2026", "medconnect!", "2026@MedConnect", "Med.Connect#26", "M3dC0nn3ct2026"],
+)
+def test_a_password_built_on_the_product_name_is_refused(client, doctor, password):
+    client.force_login(doctor)
+
+    response = client.post(
+        "/accounts/password/change/",
+        {"old_password": PASSWORD, "new_password1": password, "new_password2": password},
+    )
+
+    assert response.status_code == 200
+    errors = response.context["form"].errors.as_data()["new_password2"]
+    assert "password_contains_site_name" in {error.code for error in errors}
+    assert "não pode conter o nome da clínica" in response.content.decode()
+    doctor.refresh_from_db()
+    assert doctor.check_password(PASSWORD)
+
+
+@pytest.mark.parametrize("password", ["SaoLucas2026", "clinica-sao-lucas!", "5a0Luca5#1"])
+def test_a_password_built_on_the_clinic_name_is_refused(settings, password):
+    from django.contrib.auth.password_validation import validate_password
+    from django.core.exceptions import ValidationError
+
+    settings.CLINIC_NAME = "Clínica São Lucas"
+
+    with pytest.raises(ValidationError) as refused:
+        validate_password(password)
+
+    assert "password_contains_site_name" in {e.code for e in refused.value.error_list}
+
+
+@pytest.mark.parametrize(
+    "password", ["Lucas.Ferreira.1987", "Clinica-do-bairro-77", "Conectado#2026"]
+)
+def test_passwords_that_only_share_a_word_with_the_clinic_are_accepted(settings, password):
+    from django.contrib.auth.password_validation import validate_password
+
+    settings.CLINIC_NAME = "Clínica São Lucas"
+
+    validate_password(password)  # no ValidationError
+
+
+def test_the_password_rules_shown_mention_the_clinic_name(client, doctor):
+    client.force_login(doctor)
+
+    html = client.get("/accounts/password/change/").content.decode()
+
+    assert "Sua senha não pode conter o nome da clínica nem do MedConnect." in html
+
+
+SPRAYED = "Clinica2026"  # one guess, tried on every account
+
+
+def _spray(accounts, ip):
+    return [_login(account.email, SPRAYED, ip)[0].status_code for account in accounts]
+
+
+def test_one_address_trying_one_password_on_30_accounts_is_locked(db):
+    accounts = DoctorFactory.create_batch(30)
+    limit = django_settings.AXES_IP_FAILURE_LIMIT
+
+    statuses = _spray(accounts, IP_A)
+
+    # A plain "wrong password" until the limit-th failure, which locks the address.
+    assert statuses[: limit - 1] == [200] * (limit - 1)
+    assert statuses[limit - 1 :] == [429] * (30 - limit + 1)
+    # ... and now even the right password of a fresh account is refused from there,
+    response, user_id = _login(accounts[-1].email, PASSWORD, IP_A)
+    assert response.status_code == 429
+    assert user_id is None
+    assert "Muitas tentativas" in response.content.decode()
+
+
+def test_a_spray_from_one_address_does_not_lock_the_accounts_elsewhere(db):
+    accounts = DoctorFactory.create_batch(django_settings.AXES_IP_FAILURE_LIMIT)
+    _spray(accounts, IP_A)
+
+    response, user_id = _login(accounts[0].email, PASSWORD, IP_B)
+
+    assert response.status_code == 302
+    assert user_id == str(accounts[0].pk)
+
+
+def test_failures_below_the_address_limit_leave_other_accounts_free(db):
+    accounts = DoctorFactory.create_batch(django_settings.AXES_IP_FAILURE_LIMIT)
+    _spray(accounts[:-1], IP_A)  # one short of the limit
+
+    response, user_id = _login(accounts[-1].email, PASSWORD, IP_A)
+
+    assert response.status_code == 302
+    assert user_id == str(accounts[-1].pk)
+
+
+def test_the_address_limit_is_well_above_the_per_account_limit():
+    assert project_settings.AXES_IP_FAILURE_LIMIT == 20
+    assert project_settings.AXES_IP_FAILURE_LIMIT > 2 * project_settings.AXES_FAILURE_LIMIT
+
+
+# --- Photo uploads: how many, and how much memory ------------------------------------------
+
+
+def _photo_post(client, data: bytes, name="foto.jpg"):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    upload = SimpleUploadedFile(name, data, content_type="image/jpeg")
+    return client.post("/profile/", {"form": "photo", "photo-photo": upload})
+
+
+def _small_jpeg(color=(200, 30, 30)) -> bytes:
+    import io
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (64, 64), color).save(buffer, "JPEG")
+    return buffer.getvalue()
+
+
+def test_the_eleventh_photo_in_ten_minutes_gets_a_429_page_in_portuguese(client, doctor):
+    client.force_login(doctor)
+    limit = django_settings.PHOTO_UPLOAD_LIMIT
+    for _ in range(limit):
+        assert _photo_post(client, _small_jpeg()).status_code == 302
+    doctor.refresh_from_db()
+    kept = doctor.photo.name
+
+    response = _photo_post(client, _small_jpeg((30, 30, 200)))
+
+    assert response.status_code == 429
+    assert response["Retry-After"] == str(django_settings.PHOTO_UPLOAD_WINDOW_MINUTES * 60)
+    html = response.content.decode()
+    assert "Muitas fotos" in html
+    assert f"Você enviou {limit} fotos em pouco tempo" in html
+    doctor.refresh_from_db()
+    assert doctor.photo.name == kept
+
+
+def test_the_upload_limit_counts_each_person_apart(client, doctor, other_doctor):
+    client.force_login(doctor)
+    for _ in range(django_settings.PHOTO_UPLOAD_LIMIT + 1):
+        _photo_post(client, _small_jpeg())
+
+    client.force_login(other_doctor)
+    assert _photo_post(client, _small_jpeg()).status_code == 302
+
+
+def test_other_profile_forms_are_not_counted_as_uploads(client, doctor):
+    client.force_login(doctor)
+    for _ in range(django_settings.PHOTO_UPLOAD_LIMIT + 1):
+        _photo_post(client, _small_jpeg())
+
+    data = {"form": "details", "details-first_name": "Ana", "details-last_name": "Lima"}
+    assert client.post("/profile/", data).status_code == 302
+
+
+def test_an_upload_past_one_megabyte_waits_on_disk_not_in_memory(rf):
+    from django.core.files.uploadedfile import SimpleUploadedFile, TemporaryUploadedFile
+
+    request = rf.post(
+        "/profile/",
+        {"photo-photo": SimpleUploadedFile("big.jpg", b"\xff" * (2 * 1024 * 1024))},
+    )
+
+    assert isinstance(request.FILES["photo-photo"], TemporaryUploadedFile)
+
+
+MEASURE_PHOTO = """
+import resource, sys
+import django; django.setup()
+from django.core.files.uploadedfile import TemporaryUploadedFile
+from accounts.photos import process_photo
+data = open(sys.argv[1], "rb").read()
+upload = TemporaryUploadedFile("p.jpg", "image/jpeg", len(data), None)
+upload.write(data)
+del data
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+process_photo(upload)
+print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) // 1024)
+"""
+
+
+def test_checking_a_near_limit_photo_keeps_memory_small(tmp_path):
+    from PIL import Image
+
+    # 39 megapixels, just under PHOTO_MAX_PIXELS and within 5 MB: decoded whole
+    # it would take about 600 MB of the server's memory (measured).
+    path = tmp_path / "big.jpg"
+    Image.new("RGB", (7200, 5400), (200, 120, 40)).save(path, "JPEG", quality=90)
+    assert path.stat().st_size <= django_settings.PHOTO_MAX_BYTES
+
+    result = subprocess.run(
+        [sys.executable, "-c", MEASURE_PHOTO, str(path)],
+        cwd=ROOT,
+        env={**os.environ, "DJANGO_SETTINGS_MODULE": "medconnect.settings"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+    assert result.returncode == 0, result.stderr
+    grown_mb = int(result.stdout.split()[-1])
+    assert grown_mb < 50, f"peak memory grew {grown_mb} MB"
