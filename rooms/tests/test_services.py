@@ -384,6 +384,9 @@ def test_joining_again_replaces_the_old_connection(room, clock):
     second = join(room, patient, "c.tab2")
 
     assert second.replaced_channel == "c.tab1"
+    # Each connection is a new row with a higher id: the id orders a user's connections.
+    assert second.replaced_id < second.presence_id
+    assert Presence.objects.get(channel_name="c.tab2").pk == second.presence_id
     assert second.call_started is False
     channels = set(Presence.objects.filter(room=room).values_list("channel_name", flat=True))
     assert channels == {"c.doctor", "c.tab2"}
@@ -417,7 +420,7 @@ def test_presences_held_by_a_dead_server_are_swept(room, clock):
     Presence.objects.create(
         room=room, user=room.doctor, channel_name="c.doctor", server_id="alive", connected_at=T0
     )
-    Presence.objects.create(
+    ghost = Presence.objects.create(
         room=room, user=room.patient, channel_name="c.patient", server_id="dead", connected_at=T0
     )
     Room.objects.filter(pk=room.pk).update(call_started_at=T0, both_present_since=T0)
@@ -426,7 +429,7 @@ def test_presences_held_by_a_dead_server_are_swept(room, clock):
     swept = services.presence_sweep_dead_servers(timeout=dt.timedelta(minutes=1))
 
     doctor_channel = Presence.objects.get(user=room.doctor).channel_name
-    assert swept == [(room.patient.pk, [doctor_channel])]
+    assert swept == [(room.patient.pk, ghost.pk, [doctor_channel])]
     assert list(Presence.objects.values_list("user", flat=True)) == [room.doctor.pk]
     assert set(ServerInstance.objects.values_list("id", flat=True)) == {"alive"}
     room.refresh_from_db()
