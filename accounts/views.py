@@ -40,6 +40,7 @@ from .permissions import (
     users_visible_to,
 )
 from .selectors import doctor_choices, doctor_list_for, patient_list_for, specialties
+from .signals import password_changed
 
 PAGE_SIZE = 20
 
@@ -49,6 +50,29 @@ PAGE_SIZE = 20
 
 class LoginView(auth_views.LoginView):
     redirect_authenticated_user = True
+
+
+class PasswordChangeView(auth_views.PasswordChangeView):
+    def form_valid(self, form):
+        # Django gives the session that changed the password a new key.
+        kept = self.request.session.session_key or ""
+        response = super().form_valid(form)
+        password_changed.send(
+            sender=type(form.user),
+            user=form.user,
+            kept_session_key=kept,
+            new_session_key=self.request.session.session_key or "",
+        )
+        return response
+
+
+class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
+    def form_valid(self, form):
+        response = super().form_valid(form)
+        password_changed.send(
+            sender=type(form.user), user=form.user, kept_session_key="", new_session_key=""
+        )
+        return response
 
 
 @method_decorator(login_not_required, name="dispatch")

@@ -770,3 +770,43 @@ async def test_leaving_while_the_database_is_busy_is_retried(room, monkeypatch):
     assert (await frame(doctor))["type"] == "peer-left"
     assert not await sync_to_async(Presence.objects.filter(user=room.patient).exists)()
     await doctor.disconnect()
+
+
+# --- Password changes ------------------------------------------------------------------
+
+NEW_PASSWORD = "outra-Senha-forte-2026"
+
+
+def _change_password(client):
+    from accounts.tests.factories import PASSWORD
+
+    return client.post(
+        "/accounts/password/change/",
+        {"old_password": PASSWORD, "new_password1": NEW_PASSWORD, "new_password2": NEW_PASSWORD},
+    )
+
+
+async def test_changing_the_password_closes_the_sockets_of_the_other_sessions(room):
+    elsewhere, _ = await joined(room.doctor, room)  # the phone, say
+    notices_elsewhere = await open_socket(room.doctor, "/ws/notifications/")
+    here = await sync_to_async(_session_client)(room.doctor)
+    notices_here = await open_socket(client=here, path="/ws/notifications/")
+    response = await sync_to_async(_change_password)(here)
+    assert response.status_code == 302
+    assert await closed_with(elsewhere) == 4401
+    assert await closed_with(notices_elsewhere) == 4401
+    assert await notices_here.receive_nothing(timeout=0.3)
+    await notices_here.disconnect()
+
+
+async def test_the_session_that_changed_the_password_keeps_its_call_until_it_logs_out(room):
+    here = await sync_to_async(_session_client)(room.doctor)
+    call = await open_socket(client=here, room=room)
+    assert (await frame(call))["type"] == "welcome"
+    response = await sync_to_async(_change_password)(here)
+    assert response.status_code == 302
+    assert await call.receive_nothing(timeout=0.3)
+    # Django gave this session a new key; logging out still finds the socket.
+    response = await sync_to_async(here.post)("/accounts/logout/")
+    assert response.status_code == 302
+    assert await closed_with(call) == 4401

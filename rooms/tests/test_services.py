@@ -537,3 +537,37 @@ def test_a_double_submitted_consent_returns_the_stored_one(consented_patient, mo
     )
     assert result == stored
     assert consented_patient.telemedicine_consents.count() == 1
+
+
+# --- Access revoked ---------------------------------------------------------------------
+
+
+def test_logging_out_succeeds_with_the_channel_layer_unreachable(room, settings, caplog):
+    from django.test import Client
+
+    from tests.conftest import free_port
+
+    # A Redis layer pointing at a loopback port nobody listens on: Redis is down.
+    settings.CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {"hosts": [f"redis://127.0.0.1:{free_port()}/1"]},
+        }
+    }
+    client = Client()
+    client.force_login(room.doctor)
+    services.server_beat(server_id="s1")
+    services.presence_join(
+        room_id=room.pk,
+        user=room.doctor,
+        channel_name="specific.abc!def",
+        server_id="s1",
+        session_key=client.session.session_key,
+    )
+
+    response = client.post("/accounts/logout/")
+
+    assert response.status_code == 302
+    # The session is over: a page that needs a login sends to the login page.
+    assert "/accounts/login/" in client.get("/").url
+    assert "Could not tell the sockets" in caplog.text
