@@ -810,3 +810,66 @@ async def test_the_session_that_changed_the_password_keeps_its_call_until_it_log
     response = await sync_to_async(here.post)("/accounts/logout/")
     assert response.status_code == 302
     assert await closed_with(call) == 4401
+
+
+async def test_resetting_the_password_closes_all_their_sockets(room):
+    from django.contrib.auth.tokens import default_token_generator
+    from django.utils.encoding import force_bytes
+    from django.utils.http import urlsafe_base64_encode
+
+    call, _ = await joined(room.doctor, room)
+
+    def reset():
+        client = Client()
+        uid = urlsafe_base64_encode(force_bytes(room.doctor.pk))
+        token = default_token_generator.make_token(room.doctor)
+        form = client.get(f"/accounts/password/reset/{uid}/{token}/")  # to the set-password step
+        return client.post(form.url, {"new_password1": NEW_PASSWORD, "new_password2": NEW_PASSWORD})
+
+    response = await sync_to_async(reset)()
+    assert response.status_code == 302
+    assert await closed_with(call) == 4401
+
+
+# --- Handshakes per address -----------------------------------------------------------
+
+
+async def test_handshakes_past_the_limit_are_closed_with_4430_and_refill_over_time(settings):
+    from asgiref.testing import ApplicationCommunicator
+
+    from medconnect.websocket import HandshakeLimiter
+
+    settings.WS_HANDSHAKES_PER_MINUTE = 3
+    clock = [100.0]
+    admitted = []
+
+    async def app(scope, receive, send):
+        admitted.append(scope["client"][0])
+        await send({"type": "websocket.accept"})
+
+    limiter = HandshakeLimiter(app, clock=lambda: clock[0])
+
+    async def handshake(address="203.0.113.7", headers=()):
+        scope = {"type": "websocket", "client": (address, 5000), "headers": list(headers)}
+        communicator = ApplicationCommunicator(limiter, scope)
+        await communicator.send_input({"type": "websocket.connect"})
+        first = await communicator.receive_output(1)
+        if first["type"] == "websocket.accept" and len(admitted) and admitted[-1] == address:
+            admitted.pop()
+            return "admitted"
+        return (await communicator.receive_output(1))["code"]
+
+    assert [await handshake() for _ in range(4)] == ["admitted"] * 3 + [4430]
+    assert await handshake("198.51.100.2") == "admitted"  # another address has its own
+    clock[0] += 20  # a minute's worth refills in a minute: one more after 20 s
+    assert [await handshake() for _ in range(2)] == ["admitted", 4430]
+
+
+async def test_behind_proxies_the_limit_counts_the_forwarded_address(settings):
+    from medconnect.websocket import client_address
+
+    settings.PROXY_COUNT = 1
+    scope = {"client": ("10.0.0.1", 1), "headers": [(b"x-forwarded-for", b"1.2.3.4, 5.6.7.8")]}
+    assert client_address(scope) == "5.6.7.8"
+    settings.PROXY_COUNT = 0
+    assert client_address(scope) == "10.0.0.1"
