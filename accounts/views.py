@@ -49,6 +49,7 @@ from .selectors import (
     patient_list_for,
     specialties,
 )
+from .signals import password_changed
 
 PAGE_SIZE = 20
 
@@ -70,6 +71,29 @@ class PasswordResetView(auth_views.PasswordResetView):
         # Without django.contrib.sites, Django names the site after the host
         # the request came to ("127.0.0.1:8123"); the e-mail names the clinic.
         return {"clinic_name": settings.CLINIC_NAME}
+
+
+class PasswordChangeView(auth_views.PasswordChangeView):
+    def form_valid(self, form):
+        # Django gives the session that changed the password a new key.
+        kept = self.request.session.session_key or ""
+        response = super().form_valid(form)
+        password_changed.send(
+            sender=type(form.user),
+            user=form.user,
+            kept_session_key=kept,
+            new_session_key=self.request.session.session_key or "",
+        )
+        return response
+
+
+class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
+    def form_valid(self, form):
+        response = super().form_valid(form)
+        password_changed.send(
+            sender=type(form.user), user=form.user, kept_session_key="", new_session_key=""
+        )
+        return response
 
 
 @method_decorator(login_not_required, name="dispatch")

@@ -15,16 +15,18 @@ from django.urls import re_path  # noqa: E402
 from rooms.routing import websocket_urlpatterns  # noqa: E402
 
 from .daphne_options import close_oversized_frames_with_1009  # noqa: E402
-from .websocket import SameOriginValidator, deny_unknown_path  # noqa: E402
+from .websocket import HandshakeLimiter, SameOriginValidator, deny_unknown_path  # noqa: E402
 
 close_oversized_frames_with_1009()
 
 application = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
-        "websocket": SameOriginValidator(
-            AuthMiddlewareStack(
-                URLRouter([*websocket_urlpatterns, re_path(r"", deny_unknown_path())])
+        "websocket": HandshakeLimiter(
+            SameOriginValidator(
+                AuthMiddlewareStack(
+                    URLRouter([*websocket_urlpatterns, re_path(r"", deny_unknown_path())])
+                )
             )
         ),
     }

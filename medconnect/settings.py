@@ -198,6 +198,9 @@ AXES_IP_FAILURE_LIMIT = env.int("AXES_IP_FAILURE_LIMIT", default=20)
 # How many proxies in front of Daphne append to X-Forwarded-For. 0 means the
 # header is never trusted (anyone could forge it to dodge or cause lockouts).
 PROXY_COUNT = env.int("PROXY_COUNT", default=0)
+# WebSocket handshakes one client address may open per minute, in each server
+# process (a burst of that many at once, then refilled evenly).
+WS_HANDSHAKES_PER_MINUTE = env.int("WS_HANDSHAKES_PER_MINUTE", default=600)
 
 # --- Security -----------------------------------------------------------------
 HTTPS = env.bool("HTTPS", default=not DEBUG)

@@ -1,13 +1,23 @@
 """The signaling consumer: the server side of signaling-protocol.md (version 1).
 
 Admission is decided once, on connect. After that the hot path (a `signal`
-frame relayed to the other participant) touches no database: the peer's
-channel name is learned at admission and from presence events, and the frame
-goes with one direct `channel_layer.send`. Presence itself lives in the
-database, so two server processes sharing Redis see the same room.
+frame relayed to the other participant) touches no database: the frame goes
+with one direct `channel_layer.send` to the peer's channel, which the consumer
+keeps in memory.
+
+Who is in a room, and through which channel, is the Presence table, and only
+that: one row per (room, user), replaced in one transaction under the room's
+lock, each connection a new row whose id only grows. The copy each consumer
+keeps is stamped with that id (a generation number), every presence event and
+every relayed frame carries the sender's id, and anything stamped older than
+what the consumer knows is stale and dropped, whatever order it arrives in. A
+new connection is not welcomed (and the one it replaces is not closed) until
+the peer's consumer has switched its copy to it, so nobody can see the
+replacement before the peer can reach the new socket.
 """
 
 import asyncio
+import contextlib
 import datetime as dt
 import json
 import logging
@@ -17,9 +27,11 @@ import uuid
 
 from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
+from channels.exceptions import ChannelFull, StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
 from channels.layers import get_channel_layer
 from django.conf import settings
+from django.db import DatabaseError
 from django.utils import translation
 
 from accounts.models import Role
@@ -27,13 +39,27 @@ from accounts.models import Role
 from . import ice, services
 from .models import Room, RoomStatus
 
+try:
+    from autobahn.exception import Disconnected
+except ImportError:  # not served by Daphne (tests with WebsocketCommunicator)
+
+    class Disconnected(Exception):  # noqa: N818 - autobahn's name
+        pass
+
+
 logger = logging.getLogger(__name__)
 
 MAX_FRAME_BYTES = 64 * 1024
 BUCKET_CAPACITY = 200.0
 BUCKET_REFILL_PER_SECOND = 50.0
 MAX_REFUSED_IN_A_ROW = 10
+# How long a new connection waits for the peer's consumer to switch to it
+# before being welcomed anyway (a peer on a process that died unnoticed never answers).
+PEER_ACK_TIMEOUT = 2.0
+# Retries of the presence row's removal when the database is briefly unavailable.
+LEAVE_RETRY_DELAYS = (0, 0.5, 1, 2, 4)
 
+CLOSE_TRY_AGAIN = 1013  # the standard "try again later": the database did not answer
 CLOSE_NOT_LOGGED_IN = 4401
 CLOSE_FORBIDDEN = 4403
 CLOSE_NO_ROOM = 4404
@@ -60,6 +86,17 @@ def participant(user, *, audio=True, video=True) -> dict:
         "audio": audio,
         "video": video,
     }
+
+
+def _non_negative_number(value) -> float | None:
+    """The float a stats field holds, or None when it is not a usable number."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    try:
+        number = float(value)  # a 400-digit integer does not fit a float
+    except OverflowError:
+        return None
+    return number if math.isfinite(number) and number >= 0 else None
 
 
 @database_sync_to_async
@@ -95,10 +132,17 @@ def _admit_and_join(user, code, channel_name, session_key):
 
 class SignalingConsumer(AsyncWebsocketConsumer):
     room_id = None
+    presence_id = 0
+    # The other participant as this socket knows them: the presence id of their
+    # newest connection heard of, its channel while they are present, and the
+    # highest presence id reported gone.
+    peer_pid = 0
+    peer_gone = 0
     peer_channel = ""
     peer_id = None
     replaced = False
     closing = False
+    left = False
 
     async def dispatch(self, message):
         # Channels' dispatch first hops to the database thread to close stale
@@ -109,7 +153,31 @@ class SignalingConsumer(AsyncWebsocketConsumer):
         handler = getattr(self, get_handler_name(message), None)
         if handler is None:
             raise ValueError(f"No handler for message type {message['type']}")
-        await handler(message)
+        try:
+            await handler(message)
+        except StopConsumer:
+            raise
+        except Exception:
+            # A bug, not bad input (bad frames are refused in receive). The peer
+            # must still hear that we are gone, and no presence row may stay behind.
+            logger.exception("Signaling consumer failed on %s; closing", message["type"])
+            await self._leave("lost")
+            await self.close(1011)
+            raise StopConsumer from None
+
+    async def send(self, text_data=None, bytes_data=None, close=False):
+        if self.closing:
+            return  # after our close frame: nothing more may go out (Daphne would raise)
+        # The browser may go away while a frame is on its way to it. Leaving is
+        # normal: the disconnect that follows runs the leave path.
+        with contextlib.suppress(Disconnected):
+            await super().send(text_data=text_data, bytes_data=bytes_data, close=close)
+
+    async def _tell(self, channel, event):
+        try:
+            await self.channel_layer.send(channel, event)
+        except ChannelFull:
+            logger.warning("Channel %s is full; dropped a %s", channel, event["type"])
 
     # --- Admission ---------------------------------------------------------
 
@@ -122,31 +190,32 @@ class SignalingConsumer(AsyncWebsocketConsumer):
         translation.activate(settings.LANGUAGE_CODE)
         session = self.scope.get("session")
         session_key = (session.session_key if session is not None else "") or ""
-        await heartbeat.ensure_running()
-        refusal, room, join = await _admit_and_join(
-            user, self.scope["url_route"]["kwargs"]["code"], self.channel_name, session_key
-        )
+        try:
+            await heartbeat.ensure_running()
+            refusal, room, join = await _admit_and_join(
+                user, self.scope["url_route"]["kwargs"]["code"], self.channel_name, session_key
+            )
+        except DatabaseError as error:
+            # Locked or unreachable for longer than its timeout: nothing was
+            # recorded (the join is one transaction); the client retries.
+            logger.warning("Admission failed, the database did not answer: %s", error)
+            return await self.close(CLOSE_TRY_AGAIN)
         if refusal:
             return await self.close(refusal)
         # The room's copy of the user comes with the profile `display_name` needs.
         self.user = user = room.doctor if user.pk == room.doctor_id else room.patient
         self.room_id = room.pk
+        self.presence_id = join.presence_id
         self.tokens = BUCKET_CAPACITY
         self.last_refill = time.monotonic()
         self.refused_in_a_row = 0
         self.me = participant(user)
-        layer = self.channel_layer
-        if join.replaced_channel:
-            await layer.send(join.replaced_channel, {"type": "conn.replaced"})
         for peer in join.peers:
-            if join.replaced_channel:
-                await layer.send(
-                    peer.channel_name,
-                    {"type": "peer.left", "id": user.pk, "reason": "replaced",
-                     "channel": join.replaced_channel},
-                )  # fmt: skip
-        if join.peers:
-            self.peer_channel, self.peer_id = join.peers[0].channel_name, join.peers[0].user_id
+            self.peer_pid, self.peer_channel = peer.pk, peer.channel_name
+            self.peer_id = peer.user_id
+            await self._announce(peer.channel_name, replaces=join.replaced_id)
+        if join.replaced_channel:
+            await self._tell(join.replaced_channel, {"type": "conn.replaced"})
         await self.send_json(
             {
                 "type": "welcome",
@@ -157,36 +226,67 @@ class SignalingConsumer(AsyncWebsocketConsumer):
                 "room": {"code": room.code, "status": room.status},
             }
         )
-        for peer in join.peers:
-            await layer.send(
-                peer.channel_name,
-                {"type": "peer.joined", "peer": self.me, "channel": self.channel_name},
-            )
         if user.role == Role.PATIENT and not join.peers:
-            await layer.group_send(
+            await self.channel_layer.group_send(
                 services.notify_group(room.doctor_id),
                 {"type": "patient.waiting", "room": room.code, "patient": self.me},
             )
 
-    async def disconnect(self, code):
-        if self.room_id is None or self.replaced:
-            return
-        others = await database_sync_to_async(services.presence_leave)(
-            room_id=self.room_id, user_id=self.user.pk, channel_name=self.channel_name
+    async def _announce(self, channel, *, replaces):
+        """Tell the peer's consumer we are here, and wait until it has switched to us.
+
+        Only then is this connection welcomed and the one it replaces closed:
+        whatever the peer sends after either can be seen already reaches us.
+        The answer comes on a channel of its own, since this consumer's own
+        channel is only read between handlers.
+        """
+        reply_to = await self.channel_layer.new_channel()
+        await self._tell(
+            channel,
+            {
+                "type": "peer.joined",
+                "peer": self.me,
+                "pid": self.presence_id,
+                "channel": self.channel_name,
+                "replaces": replaces,
+                "reply_to": reply_to,
+            },
         )
+        try:
+            await asyncio.wait_for(self.channel_layer.receive(reply_to), PEER_ACK_TIMEOUT)
+        except TimeoutError:
+            logger.info("Peer on %s did not confirm a join in time", channel)
+
+    async def disconnect(self, code):
         # A close frame (1000 going away, 1001 navigating) is a clean leave;
         # anything else (1006: the connection just died) is a lost peer.
-        reason = "left" if code in (1000, 1001) or self.closing else "lost"
+        await self._leave("left" if code in (1000, 1001) or self.closing else "lost")
+
+    async def _leave(self, reason):
+        """Remove this connection's presence and tell whoever is still there. Runs once."""
+        if self.room_id is None or self.replaced or self.left:
+            return
+        self.left = True
+        for delay in LEAVE_RETRY_DELAYS:
+            await asyncio.sleep(delay)
+            try:
+                others = await database_sync_to_async(services.presence_leave)(
+                    room_id=self.room_id, user_id=self.user.pk, channel_name=self.channel_name
+                )
+                break
+            except DatabaseError as error:
+                logger.warning("Could not remove a presence yet (%s); retrying", error)
+        else:
+            logger.error("Presence %s stayed behind: the database did not answer", self.presence_id)
+            return
+        gone = {"type": "peer.left", "id": self.user.pk, "pid": self.presence_id, "reason": reason}
         for channel in others or ():
-            await self.channel_layer.send(
-                channel,
-                {"type": "peer.left", "id": self.user.pk, "reason": reason,
-                 "channel": self.channel_name},
-            )  # fmt: skip
+            await self._tell(channel, gone)
 
     async def close(self, code=None, reason=None):
         self.closing = True
-        await super().close(code=code, reason=reason)
+        with contextlib.suppress(Disconnected):
+            await super().close(code=code, reason=reason)
 
     # --- Frames from the browser -------------------------------------------
 
@@ -202,8 +302,12 @@ class SignalingConsumer(AsyncWebsocketConsumer):
                 raise FrameError("too-large", "Frames are at most 64 KiB.")
             try:
                 frame = json.loads(text_data)
-            except ValueError:
+            except RecursionError:
+                raise FrameError("bad-message", "This frame is nested too deeply.") from None
+            except json.JSONDecodeError:
                 raise FrameError("bad-json", "This frame is not JSON.") from None
+            except ValueError:  # JSON, but an integer longer than Python converts
+                raise FrameError("bad-message", "A number in this frame is too long.") from None
             if not isinstance(frame, dict) or not isinstance(frame.get("type"), str):
                 raise FrameError("bad-message", "A frame is an object with a string `type`.")
             handler = self.handlers.get(frame["type"])
@@ -212,6 +316,18 @@ class SignalingConsumer(AsyncWebsocketConsumer):
             await handler(self, frame)
         except FrameError as error:
             await self._refuse(error)
+            return
+        except (RecursionError, OverflowError, ValueError):
+            # Valid JSON the handlers cannot carry (nested too deep to re-encode,
+            # a number out of range): the sender's fault, refused like any bad frame.
+            await self._refuse(FrameError("bad-message", "This frame cannot be processed."))
+            return
+        except DatabaseError as error:
+            # Not the sender's fault: it does not count towards the flood limit.
+            logger.warning("A %s frame waits for the database: %s", frame["type"], error)
+            await self.send_json(
+                {"type": "error", "code": "unavailable", "detail": "Busy; try again shortly."}
+            )
             return
         self.refused_in_a_row = 0
 
@@ -232,32 +348,38 @@ class SignalingConsumer(AsyncWebsocketConsumer):
             return
         await self.send_json({"type": "error", "code": error.code, "detail": error.detail})
 
+    async def _relay(self, text):
+        await self.channel_layer.send(
+            self.peer_channel, {"type": "relay", "text": text, "pid": self.presence_id}
+        )
+
     async def on_signal(self, frame):
         data = frame.get("data")
         if not isinstance(data, dict):
             raise FrameError("bad-message", "`signal` needs an object `data`.")
         if self.peer_channel:
-            text = json.dumps({"type": "signal", "from": self.user.pk, "data": data})
-            await self.channel_layer.send(self.peer_channel, {"type": "relay", "text": text})
+            await self._relay(json.dumps({"type": "signal", "from": self.user.pk, "data": data}))
         # Absent peer: dropped without error; negotiation restarts when they join.
 
     async def on_media(self, frame):
         audio, video = frame.get("audio"), frame.get("video")
         if not isinstance(audio, bool) or not isinstance(video, bool):
             raise FrameError("bad-message", "`media` needs booleans `audio` and `video`.")
-        self.me["audio"], self.me["video"] = audio, video
         await database_sync_to_async(services.presence_set_media)(
             channel_name=self.channel_name, audio=audio, video=video
         )
+        self.me["audio"], self.me["video"] = audio, video
         if self.peer_channel:
-            text = json.dumps(
-                {"type": "peer-media", "peer": {"id": self.user.pk, "audio": audio, "video": video}}
-            )
-            await self.channel_layer.send(self.peer_channel, {"type": "relay", "text": text})
+            peer = {"id": self.user.pk, "audio": audio, "video": video}
+            await self._relay(json.dumps({"type": "peer-media", "peer": peer}))
 
     async def on_ping(self, frame):
         ping_id = frame.get("id")
-        if isinstance(ping_id, bool) or not isinstance(ping_id, (str, int, float)):
+        if (
+            isinstance(ping_id, bool)
+            or not isinstance(ping_id, (str, int, float))
+            or (isinstance(ping_id, float) and not math.isfinite(ping_id))
+        ):
             raise FrameError("bad-message", "`ping` needs an `id` (string or number).")
         await self.send(text_data=json.dumps({"type": "pong", "id": ping_id}))
 
@@ -267,14 +389,10 @@ class SignalingConsumer(AsyncWebsocketConsumer):
             value = frame.get(name)
             if value is None:
                 continue
-            if (
-                isinstance(value, bool)
-                or not isinstance(value, (int, float))
-                or not math.isfinite(value)
-                or value < 0
-            ):
+            number = _non_negative_number(value)
+            if number is None:
                 raise FrameError("bad-message", f"`{name}` must be a non-negative number.")
-            sample[name] = float(value)
+            sample[name] = number
         await database_sync_to_async(services.call_sample_record)(
             room_id=self.room_id, user=self.user, sample=sample
         )
@@ -296,21 +414,34 @@ class SignalingConsumer(AsyncWebsocketConsumer):
     # --- Events from the channel layer -------------------------------------
 
     async def relay(self, event):
+        # From a connection older than the peer's newest, or one reported gone: stale.
+        pid = event.get("pid", 0)
+        if pid < self.peer_pid or pid <= self.peer_gone:
+            return
         await self.send(text_data=event["text"])
 
     async def peer_joined(self, event):
-        peer = event["peer"]
-        if peer["id"] == self.user.pk:
+        pid, peer = event["pid"], event["peer"]
+        fresh = peer["id"] != self.user.pk and pid >= self.peer_pid and pid > self.peer_gone
+        if fresh:
+            self.peer_pid, self.peer_channel, self.peer_id = pid, event["channel"], peer["id"]
+        # Answer even a stale announcement: its sender is waiting for it.
+        if event.get("reply_to"):
+            await self._tell(event["reply_to"], {"type": "peer.ready"})
+        if not fresh:
             return
-        self.peer_channel, self.peer_id = event["channel"], peer["id"]
+        if event.get("replaces"):
+            await self.send_json(
+                {"type": "peer-left", "peer": {"id": peer["id"]}, "reason": "replaced"}
+            )
         await self.send_json({"type": "peer-joined", "peer": peer})
 
     async def peer_left(self, event):
-        if event["id"] == self.user.pk:
-            return
-        # A swept peer comes without a channel; a replaced one names its old channel.
-        if event["id"] == self.peer_id and event["channel"] in ("", self.peer_channel):
-            self.peer_channel, self.peer_id = "", None
+        pid = event["pid"]
+        if event["id"] == self.user.pk or pid < self.peer_pid or pid <= self.peer_gone:
+            return  # a connection already replaced: its goodbye changes nothing
+        self.peer_gone = pid
+        self.peer_channel, self.peer_id = "", None
         await self.send_json(
             {"type": "peer-left", "peer": {"id": event["id"]}, "reason": event["reason"]}
         )
@@ -320,6 +451,7 @@ class SignalingConsumer(AsyncWebsocketConsumer):
         await self.close(CLOSE_REPLACED)
 
     async def room_ended(self, event):
+        self.left = True  # room_finalize removed every presence row
         await self.send_json({"type": "ended", "by": event["by"], "at": event["at"]})
         await self.close(CLOSE_ENDED)
 
@@ -363,10 +495,11 @@ class Heartbeat:
             timeout=dt.timedelta(seconds=self.STALE_AFTER)
         )
         layer = get_channel_layer()
-        for user_id, others in swept:
+        for user_id, presence_id, others in swept:
             for channel in others:
                 await layer.send(
-                    channel, {"type": "peer.left", "id": user_id, "reason": "lost", "channel": ""}
+                    channel,
+                    {"type": "peer.left", "id": user_id, "pid": presence_id, "reason": "lost"},
                 )
 
 
@@ -381,6 +514,7 @@ class NotificationConsumer(AsyncWebsocketConsumer):
     """
 
     groups_joined: list[str] = []
+    session_key = ""
 
     async def connect(self):
         await self.accept()
@@ -391,8 +525,9 @@ class NotificationConsumer(AsyncWebsocketConsumer):
             return await self.close(CLOSE_FORBIDDEN)
         self.groups_joined = [services.notify_group(user.pk), services.user_group(user.pk)]
         session = self.scope.get("session")
-        if session is not None and session.session_key:
-            self.groups_joined.append(services.session_group(session.session_key))
+        self.session_key = (session.session_key if session is not None else "") or ""
+        if self.session_key:
+            self.groups_joined.append(services.session_group(self.session_key))
         for group in self.groups_joined:
             await self.channel_layer.group_add(group, self.channel_name)
 
@@ -415,4 +550,7 @@ class NotificationConsumer(AsyncWebsocketConsumer):
         )
 
     async def access_revoked(self, event):
+        # A password change keeps the session that changed it signed in.
+        if self.session_key and self.session_key in event.get("keep_sessions", ()):
+            return
         await self.close(CLOSE_NOT_LOGGED_IN)

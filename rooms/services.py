@@ -1,5 +1,6 @@
 """Rooms, presence and the end of a consultation. Every state change is here."""
 
+import asyncio
 import datetime as dt
 import logging
 import secrets
@@ -78,10 +79,15 @@ def _close_overlap(room: Room, now: dt.datetime) -> list[str]:
     return ["both_present_seconds", "both_present_since"]
 
 
+# How long telling sockets may hold up the request that tells them (a logout):
+# an unreachable Redis must not turn a logout into a hanging page.
+LAYER_SEND_TIMEOUT = 3.0
+
+
 def _send_to_group(group: str, message: dict) -> None:
     layer = get_channel_layer()
     if layer is not None:
-        async_to_sync(layer.group_send)(group, message)
+        async_to_sync(asyncio.wait_for)(layer.group_send(group, message), LAYER_SEND_TIMEOUT)
 
 
 def _send_to_channels(channels: list[str], message: dict) -> None:
@@ -92,14 +98,14 @@ def _send_to_channels(channels: list[str], message: dict) -> None:
     on every receive, and a direct send is what a relay costs at least.
     """
     layer = get_channel_layer()
-    if layer is None:
+    if layer is None or not channels:
         return
 
     async def send_all():
         for channel in channels:
             await layer.send(channel, message)
 
-    async_to_sync(send_all)()
+    async_to_sync(asyncio.wait_for)(send_all(), LAYER_SEND_TIMEOUT)
 
 
 def room_finalize(*, room: Room, by: User | None) -> bool:
@@ -149,9 +155,18 @@ def rooms_finalize_stale(*, idle_for: dt.timedelta) -> int:
 
 @dataclass
 class Join:
+    """The outcome of presence_join.
+
+    `presence_id` is the new row's primary key. Rows are never updated into
+    another connection: each connection gets a new row, and ids only grow, so
+    the id orders a user's connections to a room (a generation number).
+    """
+
     room: Room | None = None
+    presence_id: int | None = None
     peers: list[Presence] = field(default_factory=list)
     replaced_channel: str = ""
+    replaced_id: int | None = None
     ended: bool = False
     call_started: bool = False
 
@@ -178,9 +193,10 @@ def presence_join(
     previous = next((p for p in present if p.user_id == user.pk), None)
     peers = [p for p in present if p.user_id != user.pk]
     replaced = previous.channel_name if previous else ""
+    replaced_id = previous.pk if previous else None
     if previous:
         previous.delete()
-    Presence.objects.create(
+    presence = Presence.objects.create(
         room=room,
         user=user,
         channel_name=channel_name,
@@ -199,7 +215,14 @@ def presence_join(
             fields.append("call_started_at")
             call_started = True
     room.save(update_fields=fields)
-    return Join(room=room, peers=peers, replaced_channel=replaced, call_started=call_started)
+    return Join(
+        room=room,
+        presence_id=presence.pk,
+        peers=peers,
+        replaced_channel=replaced,
+        replaced_id=replaced_id,
+        call_started=call_started,
+    )
 
 
 @transaction.atomic
@@ -224,10 +247,11 @@ def presence_set_media(*, channel_name: str, audio: bool, video: bool) -> None:
     Presence.objects.filter(channel_name=channel_name).update(audio=audio, video=video)
 
 
-def presence_sweep_dead_servers(*, timeout: dt.timedelta) -> list[tuple[int, list[str]]]:
+def presence_sweep_dead_servers(*, timeout: dt.timedelta) -> list[tuple[int, int, list[str]]]:
     """Drop presences held by processes whose heartbeat stopped.
 
-    Returns (user id, channels still in that room) for each participant dropped.
+    Returns (user id, presence id, channels still in that room) for each
+    participant dropped.
     """
     cutoff = timezone.now() - timeout
     dead = ServerInstance.objects.filter(last_beat_at__lt=cutoff)
@@ -237,7 +261,7 @@ def presence_sweep_dead_servers(*, timeout: dt.timedelta) -> list[tuple[int, lis
             room_id=presence.room_id, user_id=presence.user_id, channel_name=presence.channel_name
         )
         if others is not None:
-            swept.append((presence.user_id, others))
+            swept.append((presence.user_id, presence.pk, others))
     ServerInstance.objects.filter(last_beat_at__lt=cutoff).exclude(
         pk__in=Presence.objects.values("server_id")
     ).delete()
@@ -288,17 +312,36 @@ def consent_accept(
         return consent_current(patient=patient)
 
 
-def access_revoke(*, user_id: int, session_key: str = "") -> None:
-    """Close the sockets of a session (logout) or of a user (deactivated, role changed).
+def access_revoke(
+    *, user_id: int, session_key: str = "", keep_session_key: str = "", renamed_to: str = ""
+) -> None:
+    """Close the sockets of a session (logout), of a user (deactivated, role
+    changed), or of every session of a user but one (`keep_session_key`: the
+    password changed, and only the session that changed it stays signed in).
 
     Call sockets are found through their Presence rows; the doctor's
-    notification socket listens on the session and user groups.
+    notification socket listens on the session and user groups. Django gives
+    the kept session a new key (`renamed_to`); its sockets' rows follow, so a
+    later logout still finds them.
+
+    Telling the sockets is best effort: with the channel layer unreachable the
+    caller (a logout) must still succeed, so a failure is logged, not raised.
     """
     present = Presence.objects.filter(user_id=user_id)
     if session_key:
         present = present.filter(session_key=session_key)
-    _send_to_channels(
-        list(present.values_list("channel_name", flat=True)), {"type": "access.revoked"}
-    )
+    if keep_session_key:
+        kept = Presence.objects.filter(user_id=user_id, session_key=keep_session_key)
+        if renamed_to:
+            kept.update(session_key=renamed_to)
+        present = present.exclude(session_key__in=[keep_session_key, renamed_to])
+    channels = list(present.values_list("channel_name", flat=True))
     group = session_group(session_key) if session_key else user_group(user_id)
-    _send_to_group(group, {"type": "access.revoked"})
+    # The notification socket checks this itself: it joined the group with the old key.
+    keep = [key for key in (keep_session_key, renamed_to) if key]
+    message = {"type": "access.revoked", "keep_sessions": keep}
+    try:
+        _send_to_channels(channels, message)
+        _send_to_group(group, message)
+    except Exception:  # noqa: BLE001 - Redis down, a timeout...: the sockets are told later or never
+        logger.warning("Could not tell the sockets of user %s to close", user_id, exc_info=True)

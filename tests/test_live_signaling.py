@@ -7,6 +7,7 @@ and one database.
 
 import asyncio
 import base64
+import contextlib
 import json
 import os
 import socket
@@ -195,3 +196,178 @@ def test_two_server_processes_share_presence_signals_and_the_end(tmp_path, room)
         second.stop()
     assert Room.objects.get(pk=room.pk).status == "ended"
     assert not first.errors() and not second.errors(), first.errors() + second.errors()
+
+
+# --- Replacement races on real servers ---------------------------------------------------
+
+ROUNDS = 10  # per role, alternating servers; then ten concurrent ends
+
+
+def redis_or_skip():
+    redis = urllib.parse.urlsplit(REDIS_URL)
+    try:
+        socket.create_connection((redis.hostname, redis.port or 6379), timeout=2).close()
+    except OSError:
+        require(False, f"Redis is not reachable at {REDIS_URL}")
+
+
+@pytest.fixture(params=["one process", "two processes"])
+def servers(request, tmp_path):
+    """(server A, server B): the same process twice, or two processes on Redis."""
+    if request.param == "one process":
+        (tmp_path / "a").mkdir()
+        first = DaphneServer(tmp_path / "a").start()
+        started = [first]
+        pair = (first, first)
+    else:
+        redis_or_skip()
+        env = {"REDIS_URL": REDIS_URL}
+        started = []
+        for name in ("a", "b"):
+            (tmp_path / name).mkdir()
+            started.append(DaphneServer(tmp_path / name, extra_env=env).start())
+        pair = tuple(started)
+    yield pair
+    for daphne in started:
+        daphne.stop()
+    errors = "".join(daphne.errors() for daphne in started)
+    assert not errors, errors
+
+
+async def closed_code(ws, timeout=10):
+    deadline = time.monotonic() + timeout
+    with pytest.raises(websockets.ConnectionClosed) as closed:
+        while True:
+            await asyncio.wait_for(ws.recv(), max(0.1, deadline - time.monotonic()))
+    return closed.value.rcvd.code if closed.value.rcvd else None
+
+
+async def reconnect_rounds(first, second, room, replaced):
+    """The `replaced` participant reconnects ROUNDS times, alternating servers;
+    right after each welcome both sides send, and both frames must arrive."""
+    cookies = {"doctor": cookie_for_async(room.doctor), "patient": cookie_for_async(room.patient)}
+    cookies = {role: await cookie for role, cookie in cookies.items()}
+    stays = "patient" if replaced == "doctor" else "doctor"
+    path = f"/ws/rooms/{room.code}/"
+    sockets = {"doctor": await connect(first, path, cookie=cookies["doctor"])}
+    await next_frame(sockets["doctor"])
+    sockets["patient"] = await connect(second, path, cookie=cookies["patient"])
+    await next_frame(sockets["patient"])
+    for i in range(ROUNDS):
+        old = sockets[replaced]
+        new = await connect((first, second)[i % 2], path, cookie=cookies[replaced])
+        assert (await next_frame(new))["type"] == "welcome"
+        # At once: before the old socket's 4409 has even been read.
+        await sockets[stays].send(json.dumps({"type": "signal", "data": {"to-new": i}}))
+        assert await closed_code(old) == 4409
+        assert (await until(new, "signal", timeout=5))["data"] == {"to-new": i}, (replaced, i)
+        await new.send(json.dumps({"type": "signal", "data": {"from-new": i}}))
+        back = await until(sockets[stays], "signal", timeout=5)
+        assert back["data"] == {"from-new": i}, (replaced, i)
+        sockets[replaced] = new
+    for ws in sockets.values():
+        await ws.close()
+
+
+def cookie_for_async(user):
+    from asgiref.sync import sync_to_async
+
+    return sync_to_async(cookie_for)(user)
+
+
+async def send_end(ws):
+    with contextlib.suppress(websockets.ConnectionClosed):
+        await ws.send(json.dumps({"type": "end"}))
+
+
+async def end_from_two_doctor_sockets(first, second, rooms, doctor_cookie, patient_cookie):
+    """Both of the doctor's sockets send `end` at once: every socket that was
+    welcomed is told `ended` and closed with 4410; one admitted after the end
+    gets 4410 without a welcome. None stays open."""
+    for i, room in enumerate(rooms):
+        path = f"/ws/rooms/{room.code}/"
+        patient = await connect(second, path, cookie=patient_cookie)
+        assert (await next_frame(patient))["type"] == "welcome"
+        older = await connect(first, path, cookie=doctor_cookie)
+        assert (await next_frame(older))["type"] == "welcome"
+        newer = await connect(second, path, cookie=doctor_cookie)
+        # The older one may already be closed (4409) by the time its `end` goes out.
+        await asyncio.gather(send_end(older), send_end(newer))
+        try:
+            welcomed = (await next_frame(newer))["type"] == "welcome"
+        except websockets.ConnectionClosed as closed:
+            assert closed.rcvd.code == 4410, i
+        else:
+            assert welcomed, i
+            assert (await until(newer, "ended", timeout=5))["type"] == "ended", i
+            assert await closed_code(newer) == 4410, i
+        assert (await until(patient, "ended", timeout=5))["type"] == "ended", i
+        assert await closed_code(patient) == 4410, i
+        assert await closed_code(older) in (4409, 4410), i
+
+
+def test_reconnects_and_concurrent_ends_on_one_or_two_processes(servers, room):
+    from accounts.tests.factories import PatientFactory
+    from rooms.tests.factories import ConsentFactory, RoomFactory
+
+    first, second = servers
+    patient = PatientFactory(doctor=room.doctor)
+    ConsentFactory(patient=patient)
+    rooms = [RoomFactory(doctor=room.doctor, patient=patient) for _ in range(ROUNDS)]
+    doctor_cookie, patient_cookie = cookie_for(room.doctor), cookie_for(patient)
+
+    async def scenario():
+        for replaced in ("patient", "doctor"):
+            await reconnect_rounds(first, second, room, replaced)
+        await end_from_two_doctor_sockets(first, second, rooms, doctor_cookie, patient_cookie)
+
+    asyncio.run(scenario())
+    assert Room.objects.filter(pk__in=[r.pk for r in rooms], status="ended").count() == ROUNDS
+    # Hostile frames on the same servers: error frames, and the server logs no traceback.
+    hostile_frames_get_errors(first, room)
+
+
+def hostile_frames_get_errors(server, room):
+    from rooms.models import Presence
+
+    doctor_cookie, patient_cookie = cookie_for(room.doctor), cookie_for(room.patient)
+    deep = '{"type": "signal", "data": {"x": ' + "[" * 20_000 + "]" * 20_000 + "}}"
+
+    async def scenario():
+        doctor = await connect(server, f"/ws/rooms/{room.code}/", cookie=doctor_cookie)
+        await next_frame(doctor)
+        patient = await connect(server, f"/ws/rooms/{room.code}/", cookie=patient_cookie)
+        await next_frame(patient)
+        for text in (deep, '{"type": "stats", "rtt_ms": ' + "9" * 400 + "}"):
+            await patient.send(text)
+            assert (await until(patient, "error"))["code"] == "bad-message"
+        await patient.close()
+        assert (await until(doctor, "peer-left"))["reason"] == "left"
+        await doctor.close()
+
+    asyncio.run(scenario())
+    deadline = time.monotonic() + 5
+    while Presence.objects.filter(room=room).exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not Presence.objects.filter(room=room).exists()
+
+
+def test_handshakes_past_the_per_address_limit_close_with_4430(tmp_path):
+    daphne = DaphneServer(tmp_path, extra_env={"WS_HANDSHAKES_PER_MINUTE": "20"}).start()
+
+    async def one():
+        # Anonymous: admitted sockets close at once with 4401, refused ones with 4430.
+        ws = await connect(daphne, "/ws/rooms/anything/")
+        return await closed_code(ws)
+
+    async def scenario():
+        return await asyncio.gather(*(one() for _ in range(30)))
+
+    try:
+        codes = asyncio.run(scenario())
+    finally:
+        daphne.stop()
+    # A burst of 20, refilled at 20 a minute while the burst lasts (a second or so).
+    assert 20 <= codes.count(4401) <= 22, codes
+    assert codes.count(4430) == 30 - codes.count(4401), codes
+    assert not daphne.errors(), daphne.errors()

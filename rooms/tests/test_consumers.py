@@ -487,3 +487,390 @@ async def test_another_doctor_does_not_hear_about_the_patient(room, other_doctor
     assert await notices.receive_nothing(timeout=0.3)
     await patient.disconnect()
     await notices.disconnect()
+
+
+# --- Replacement races: the newest socket is live at once ------------------------------
+#
+# A reconnect (Wi-Fi to 4G, a laptop waking) opens a new socket before the
+# server noticed the old one died. Nothing orders the old socket's goodbye, the
+# new one's arrival and the peer's own frames: these tests race them on purpose.
+
+ITERATIONS = 30  # per role: the arrival orders differ from round to round
+END_ITERATIONS = 15  # each needs a fresh room
+
+
+async def next_of(socket, kind, timeout=2):
+    """The next frame of this type, skipping presence frames in between."""
+    while True:
+        received = await frame(socket, timeout)
+        if received["type"] == kind:
+            return received
+        assert received["type"] in ("welcome", "peer-left", "peer-joined", "peer-media"), received
+
+
+def signal(data):
+    return json.dumps({"type": "signal", "data": data})
+
+
+@pytest.mark.parametrize("replaced", ["patient", "doctor"])
+async def test_the_newest_socket_is_reachable_at_once_after_a_replacement(room, replaced):
+    doctor, patient, _ = await both(room)
+    sockets = {"doctor": doctor, "patient": patient}
+    stays = "patient" if replaced == "doctor" else "doctor"
+    for i in range(ITERATIONS):
+        old = sockets[replaced]
+        new = await open_socket(client=old.client, room=room)
+        assert (await frame(new))["type"] == "welcome"
+        assert await closed_with(old) == 4409
+        # At once: no waiting for the peer to hear about the new socket.
+        await sockets[stays].send_to(text_data=signal({"to-new": i}))
+        assert (await next_of(new, "signal"))["data"] == {"to-new": i}, i
+        await new.send_to(text_data=signal({"from-new": i}))
+        assert (await next_of(sockets[stays], "signal"))["data"] == {"from-new": i}, i
+        await old.disconnect()
+        sockets[replaced] = new
+    assert await sync_to_async(Presence.objects.filter(room=room).count)() == 2
+    for socket in sockets.values():
+        await socket.disconnect()
+
+
+@pytest.mark.parametrize("replaced", ["patient", "doctor"])
+async def test_frames_racing_a_replacement_reach_only_the_newest_socket(room, replaced):
+    doctor, patient, _ = await both(room)
+    sockets = {"doctor": doctor, "patient": patient}
+    stays = "patient" if replaced == "doctor" else "doctor"
+    for i in range(ITERATIONS):
+        old = sockets[replaced]
+        # The peer sends while the new socket is being admitted and the old
+        # one says goodbye: in whatever order they land, the old socket's frame
+        # after its replacement and every frame after the welcome must be right.
+        opening = asyncio.ensure_future(open_socket(client=old.client, room=room))
+        await sockets[stays].send_to(text_data=signal({"racing": i}))
+        await old.send_to(text_data=signal({"stale": i}))
+        new = await opening
+        assert (await frame(new))["type"] == "welcome"
+        await asyncio.gather(
+            old.disconnect(code=1006),  # the old network just died
+            sockets[stays].send_to(text_data=signal({"after": i})),
+        )
+        assert (await next_of(new, "signal"))["data"] in ({"racing": i}, {"after": i})
+        await new.send_to(text_data=signal({"back": i}))
+        seen = []
+        while not seen or seen[-1] != {"back": i}:
+            seen.append((await next_of(sockets[stays], "signal"))["data"])
+        assert set(map(json.dumps, seen)) <= {json.dumps({"stale": i}), json.dumps({"back": i})}
+        sockets[replaced] = new
+    # The peer was never told the replaced user left for good.
+    assert await sync_to_async(Presence.objects.filter(room=room).count)() == 2
+    for socket in sockets.values():
+        await socket.disconnect()
+
+
+async def test_events_from_an_older_connection_are_ignored_in_any_order(room):
+    doctor, patient, _ = await both(room)
+    old_pid = await sync_to_async(lambda: Presence.objects.get(user=room.patient).pk)()
+    new = await open_socket(client=patient.client, room=room)
+    assert (await frame(new))["type"] == "welcome"
+    assert await closed_with(patient) == 4409
+    assert (await frame(doctor))["reason"] == "replaced"
+    assert (await frame(doctor))["type"] == "peer-joined"
+    doctor_channel = await sync_to_async(
+        lambda: Presence.objects.get(user=room.doctor).channel_name
+    )()
+    layer = consumers.get_channel_layer()
+    # Late news about the replaced connection, arriving after the new one's:
+    for stale in (
+        {"type": "peer.left", "id": room.patient.pk, "pid": old_pid, "reason": "lost"},
+        {"type": "relay", "pid": old_pid, "text": signal({"from": "old"})},
+        {"type": "peer.joined", "pid": old_pid, "channel": "gone!x", "replaces": None,
+         "peer": {"id": room.patient.pk}},
+    ):  # fmt: skip
+        await layer.send(doctor_channel, stale)
+    assert await doctor.receive_nothing(timeout=0.3)
+    await doctor.send_to(text_data=signal({"still": "reaches the new one"}))
+    assert (await frame(new))["data"] == {"still": "reaches the new one"}
+    await doctor.disconnect()
+    await new.disconnect()
+
+
+async def test_a_replaced_socket_sends_nothing_after_its_close(room):
+    doctor, patient, _ = await both(room)
+    old_channel = await sync_to_async(lambda: Presence.objects.get(user=room.doctor).channel_name)()
+    second, _ = await joined(room.doctor, room)
+    assert await closed_with(doctor) == 4409
+    # Under Daphne, a frame sent after the close frame raises inside the
+    # consumer ("Attempt to send on a closed protocol"): none may be sent.
+    layer = consumers.get_channel_layer()
+    await layer.send(old_channel, {"type": "peer.joined", "pid": 10**9, "channel": "x!y",
+                                   "replaces": None, "peer": {"id": room.patient.pk}})  # fmt: skip
+    await layer.send(old_channel, {"type": "relay", "pid": 10**9, "text": "{}"})
+    assert await doctor.receive_nothing(timeout=0.3)
+    for socket in (doctor, patient, second):
+        await socket.disconnect()
+
+
+async def test_end_from_two_sockets_of_the_doctor_at_once_reaches_every_socket(
+    doctor, consented_patient
+):
+    from rooms.tests.factories import RoomFactory
+
+    doctor_client = await sync_to_async(_session_client)(doctor)
+    patient_client = await sync_to_async(_session_client)(consented_patient)
+    for i in range(END_ITERATIONS):
+        room = await sync_to_async(RoomFactory)(doctor=doctor, patient=consented_patient)
+        first = await open_socket(client=doctor_client, room=room)
+        patient = await open_socket(client=patient_client, room=room)
+        second = await open_socket(client=doctor_client, room=room)
+        await asyncio.gather(
+            first.send_to(text_data=json.dumps({"type": "end"})),
+            second.send_to(text_data=json.dumps({"type": "end"})),
+        )
+        assert (await next_of(second, "ended", timeout=5))["by"]["id"] == doctor.pk, i
+        assert await closed_with(second) == 4410, i
+        assert (await next_of(patient, "ended", timeout=5))["type"] == "ended", i
+        assert await closed_with(patient) == 4410, i
+        assert await closed_with(first) in (4409, 4410), i
+        assert await sync_to_async(Room.objects.filter(pk=room.pk, status="ended").exists)()
+
+
+async def test_a_socket_joining_as_the_room_ends_gets_ended_or_4410_never_silence(
+    doctor, consented_patient
+):
+    from rooms.tests.factories import RoomFactory
+
+    doctor_client = await sync_to_async(_session_client)(doctor)
+    patient_client = await sync_to_async(_session_client)(consented_patient)
+    for i in range(END_ITERATIONS):
+        room = await sync_to_async(RoomFactory)(doctor=doctor, patient=consented_patient)
+        first = await open_socket(client=doctor_client, room=room)
+        assert (await frame(first))["type"] == "welcome"
+        ending = first.send_to(text_data=json.dumps({"type": "end"}))
+        late, _ = await asyncio.gather(open_socket(client=patient_client, room=room), ending)
+        # Admitted before the end: welcomed, then told; admitted after: 4410 at once.
+        assert await closed_with(late, timeout=5) == 4410, i
+        assert await closed_with(first, timeout=5) == 4410, i
+
+
+# --- Frames built to break the consumer ------------------------------------------------
+
+HOSTILE_FRAMES = [
+    # 20,000 levels of nesting in 40 KB: under the size limit.
+    '{"type": "signal", "data": {"x": ' + "[" * 20_000 + "]" * 20_000 + "}}",
+    '{"type": "ping", "id": ' + "[" * 5_000 + "]" * 5_000 + "}",
+    '{"type": "stats", "rtt_ms": ' + "9" * 400 + "}",
+    '{"type": "stats", "kbps_in": 1e400}',
+    '{"type": "ping", "id": 1e400}',
+    '{"type": "ping", "id": ' + "9" * 5_000 + "}",
+    '{"type": "media", "audio": true, "video": ' + "[" * 5_000 + "]" * 5_000 + "}",
+]
+
+
+@pytest.mark.parametrize("text", HOSTILE_FRAMES, ids=lambda t: t[:30])
+async def test_a_hostile_frame_gets_an_error_and_the_peer_notices_nothing(room, text, caplog):
+    doctor, patient, _ = await both(room)
+    await doctor.send_to(text_data=text)
+    error = await frame(doctor)
+    assert (error["type"], error["code"]) == ("error", "bad-message"), error
+    await doctor.send_to(text_data=json.dumps({"type": "ping", "id": "alive"}))
+    assert await frame(doctor) == {"type": "pong", "id": "alive"}
+    assert await patient.receive_nothing(timeout=0.2)
+    assert "Traceback" not in caplog.text
+    await doctor.disconnect()
+    await patient.disconnect()
+
+
+async def test_a_crash_of_any_kind_still_runs_the_leave_path(room, monkeypatch):
+    doctor, patient, _ = await both(room)
+
+    async def broken(self, frame):
+        raise RuntimeError("a bug")
+
+    monkeypatch.setitem(consumers.SignalingConsumer.handlers, "ping", broken)
+    await patient.send_to(text_data=json.dumps({"type": "ping", "id": 1}))
+    assert await closed_with(patient) == 1011
+    assert await frame(doctor) == {
+        "type": "peer-left", "peer": {"id": room.patient.pk}, "reason": "lost"
+    }  # fmt: skip
+    assert not await sync_to_async(Presence.objects.filter(user=room.patient).exists)()
+    await doctor.disconnect()
+
+
+class DatabaseLocked:
+    """Every query fails as SQLite's do when another process holds the lock past
+    the busy timeout (PostgreSQL restarting looks the same to the code), on
+    whichever thread runs it, until `on` is turned off."""
+
+    def __init__(self, monkeypatch):
+        from django.db import OperationalError
+        from django.db.backends.utils import CursorWrapper
+
+        self.on = True
+        real = CursorWrapper._execute_with_wrappers
+
+        def execute(cursor, *args, **kwargs):
+            if self.on:
+                raise OperationalError("database is locked")
+            return real(cursor, *args, **kwargs)
+
+        monkeypatch.setattr(CursorWrapper, "_execute_with_wrappers", execute)
+
+
+async def test_a_busy_database_gets_try_again_and_the_socket_stays_open(room, caplog, monkeypatch):
+    doctor, patient, _ = await both(room)
+    locked = DatabaseLocked(monkeypatch)
+    try:
+        for text in (
+            json.dumps({"type": "stats", "rtt_ms": 10}),
+            json.dumps({"type": "media", "audio": False, "video": True}),
+            json.dumps({"type": "end"}),
+        ):
+            await doctor.send_to(text_data=text)
+            error = await frame(doctor)
+            assert (error["type"], error["code"]) == ("error", "unavailable"), text
+    finally:
+        locked.on = False
+    await doctor.send_to(text_data=json.dumps({"type": "stats", "rtt_ms": 10}))
+    await doctor.send_to(text_data=json.dumps({"type": "ping", "id": 1}))
+    assert (await frame(doctor))["type"] == "pong"
+    assert await sync_to_async(CallSample.objects.filter(room=room).count)() == 1
+    assert (await sync_to_async(Room.objects.get)(pk=room.pk)).status == "open"
+    assert "Traceback" not in caplog.text
+    await doctor.disconnect()
+    await patient.disconnect()
+
+
+def _locked_admission(monkeypatch):
+    """The real admission, with the database locked from its first query on."""
+    real = consumers._admit_and_join
+
+    async def admit(*args):
+        DatabaseLocked(monkeypatch)
+        return await real(*args)
+
+    return admit
+
+
+async def test_a_busy_database_at_admission_closes_with_try_again_later(room, monkeypatch):
+    client = await sync_to_async(_session_client)(room.patient)
+    # The session and the user load before the lock: the room's rows do not.
+    monkeypatch.setattr(consumers, "_admit_and_join", _locked_admission(monkeypatch))
+    socket = await open_socket(client=client, room=room)
+    assert await closed_with(socket) == 1013
+    monkeypatch.undo()
+    assert not await sync_to_async(Presence.objects.filter(user=room.patient).exists)()
+
+
+async def test_leaving_while_the_database_is_busy_is_retried(room, monkeypatch):
+    monkeypatch.setattr(consumers, "LEAVE_RETRY_DELAYS", (0, 0.2, 0.2, 0.2))
+    doctor, patient, _ = await both(room)
+    locked = DatabaseLocked(monkeypatch)
+    leaving = asyncio.ensure_future(patient.disconnect(code=1000))
+    await asyncio.sleep(0.3)
+    locked.on = False
+    await leaving
+    assert (await frame(doctor))["type"] == "peer-left"
+    assert not await sync_to_async(Presence.objects.filter(user=room.patient).exists)()
+    await doctor.disconnect()
+
+
+# --- Password changes ------------------------------------------------------------------
+
+NEW_PASSWORD = "outra-Senha-forte-2026"
+
+
+def _change_password(client):
+    from accounts.tests.factories import PASSWORD
+
+    return client.post(
+        "/accounts/password/change/",
+        {"old_password": PASSWORD, "new_password1": NEW_PASSWORD, "new_password2": NEW_PASSWORD},
+    )
+
+
+async def test_changing_the_password_closes_the_sockets_of_the_other_sessions(room):
+    elsewhere, _ = await joined(room.doctor, room)  # the phone, say
+    notices_elsewhere = await open_socket(room.doctor, "/ws/notifications/")
+    here = await sync_to_async(_session_client)(room.doctor)
+    notices_here = await open_socket(client=here, path="/ws/notifications/")
+    response = await sync_to_async(_change_password)(here)
+    assert response.status_code == 302
+    assert await closed_with(elsewhere) == 4401
+    assert await closed_with(notices_elsewhere) == 4401
+    assert await notices_here.receive_nothing(timeout=0.3)
+    await notices_here.disconnect()
+
+
+async def test_the_session_that_changed_the_password_keeps_its_call_until_it_logs_out(room):
+    here = await sync_to_async(_session_client)(room.doctor)
+    call = await open_socket(client=here, room=room)
+    assert (await frame(call))["type"] == "welcome"
+    response = await sync_to_async(_change_password)(here)
+    assert response.status_code == 302
+    assert await call.receive_nothing(timeout=0.3)
+    # Django gave this session a new key; logging out still finds the socket.
+    response = await sync_to_async(here.post)("/accounts/logout/")
+    assert response.status_code == 302
+    assert await closed_with(call) == 4401
+
+
+async def test_resetting_the_password_closes_all_their_sockets(room):
+    from django.contrib.auth.tokens import default_token_generator
+    from django.utils.encoding import force_bytes
+    from django.utils.http import urlsafe_base64_encode
+
+    call, _ = await joined(room.doctor, room)
+
+    def reset():
+        client = Client()
+        uid = urlsafe_base64_encode(force_bytes(room.doctor.pk))
+        token = default_token_generator.make_token(room.doctor)
+        form = client.get(f"/accounts/password/reset/{uid}/{token}/")  # to the set-password step
+        return client.post(form.url, {"new_password1": NEW_PASSWORD, "new_password2": NEW_PASSWORD})
+
+    response = await sync_to_async(reset)()
+    assert response.status_code == 302
+    assert await closed_with(call) == 4401
+
+
+# --- Handshakes per address -----------------------------------------------------------
+
+
+async def test_handshakes_past_the_limit_are_closed_with_4430_and_refill_over_time(settings):
+    from asgiref.testing import ApplicationCommunicator
+
+    from medconnect.websocket import HandshakeLimiter
+
+    settings.WS_HANDSHAKES_PER_MINUTE = 3
+    clock = [100.0]
+    admitted = []
+
+    async def app(scope, receive, send):
+        admitted.append(scope["client"][0])
+        await send({"type": "websocket.accept"})
+
+    limiter = HandshakeLimiter(app, clock=lambda: clock[0])
+
+    async def handshake(address="203.0.113.7", headers=()):
+        scope = {"type": "websocket", "client": (address, 5000), "headers": list(headers)}
+        communicator = ApplicationCommunicator(limiter, scope)
+        await communicator.send_input({"type": "websocket.connect"})
+        first = await communicator.receive_output(1)
+        if first["type"] == "websocket.accept" and len(admitted) and admitted[-1] == address:
+            admitted.pop()
+            return "admitted"
+        return (await communicator.receive_output(1))["code"]
+
+    assert [await handshake() for _ in range(4)] == ["admitted"] * 3 + [4430]
+    assert await handshake("198.51.100.2") == "admitted"  # another address has its own
+    clock[0] += 20  # a minute's worth refills in a minute: one more after 20 s
+    assert [await handshake() for _ in range(2)] == ["admitted", 4430]
+
+
+async def test_behind_proxies_the_limit_counts_the_forwarded_address(settings):
+    from medconnect.websocket import client_address
+
+    settings.PROXY_COUNT = 1
+    scope = {"client": ("10.0.0.1", 1), "headers": [(b"x-forwarded-for", b"1.2.3.4, 5.6.7.8")]}
+    assert client_address(scope) == "5.6.7.8"
+    settings.PROXY_COUNT = 0
+    assert client_address(scope) == "10.0.0.1"

@@ -385,6 +385,9 @@ def test_joining_again_replaces_the_old_connection(room, clock):
     second = join(room, patient, "c.tab2")
 
     assert second.replaced_channel == "c.tab1"
+    # Each connection is a new row with a higher id: the id orders a user's connections.
+    assert second.replaced_id < second.presence_id
+    assert Presence.objects.get(channel_name="c.tab2").pk == second.presence_id
     assert second.call_started is False
     channels = set(Presence.objects.filter(room=room).values_list("channel_name", flat=True))
     assert channels == {"c.doctor", "c.tab2"}
@@ -418,7 +421,7 @@ def test_presences_held_by_a_dead_server_are_swept(room, clock):
     Presence.objects.create(
         room=room, user=room.doctor, channel_name="c.doctor", server_id="alive", connected_at=T0
     )
-    Presence.objects.create(
+    ghost = Presence.objects.create(
         room=room, user=room.patient, channel_name="c.patient", server_id="dead", connected_at=T0
     )
     Room.objects.filter(pk=room.pk).update(call_started_at=T0, both_present_since=T0)
@@ -427,7 +430,7 @@ def test_presences_held_by_a_dead_server_are_swept(room, clock):
     swept = services.presence_sweep_dead_servers(timeout=dt.timedelta(minutes=1))
 
     doctor_channel = Presence.objects.get(user=room.doctor).channel_name
-    assert swept == [(room.patient.pk, [doctor_channel])]
+    assert swept == [(room.patient.pk, ghost.pk, [doctor_channel])]
     assert list(Presence.objects.values_list("user", flat=True)) == [room.doctor.pk]
     assert set(ServerInstance.objects.values_list("id", flat=True)) == {"alive"}
     room.refresh_from_db()
@@ -629,3 +632,37 @@ def test_the_migration_keeps_the_last_used_open_room_of_a_pair(doctor, patient):
     status = dict(Room.objects.values_list("code", "status"))
     assert status == {"olderolderab": RoomStatus.ENDED, "lastlastlast": RoomStatus.OPEN}
     assert Room.objects.get(code="olderolderab").ended_at is not None
+
+
+# --- Access revoked ---------------------------------------------------------------------
+
+
+def test_logging_out_succeeds_with_the_channel_layer_unreachable(room, settings, caplog):
+    from django.test import Client
+
+    from tests.conftest import free_port
+
+    # A Redis layer pointing at a loopback port nobody listens on: Redis is down.
+    settings.CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {"hosts": [f"redis://127.0.0.1:{free_port()}/1"]},
+        }
+    }
+    client = Client()
+    client.force_login(room.doctor)
+    services.server_beat(server_id="s1")
+    services.presence_join(
+        room_id=room.pk,
+        user=room.doctor,
+        channel_name="specific.abc!def",
+        server_id="s1",
+        session_key=client.session.session_key,
+    )
+
+    response = client.post("/accounts/logout/")
+
+    assert response.status_code == 302
+    # The session is over: a page that needs a login sends to the login page.
+    assert "/accounts/login/" in client.get("/").url
+    assert "Could not tell the sockets" in caplog.text

@@ -202,3 +202,52 @@ def test_a_blocked_camera_gets_plain_help_and_the_audio_only_path(
         shoot_both_widths(patient, "call-audio-only-patient")
     finally:
         patient.close()
+
+
+REMOTE_VIDEO_IS_NEW = (
+    "(() => { const v = document.getElementById('remote-video');"
+    " return v.srcObject && v.srcObject !== window.__beforeReconnect && v.videoWidth > 0"
+    " && document.body.dataset.connection === 'connected'; })()"
+)
+
+
+def test_a_reconnect_mid_call_resumes_video_on_both_sides(browser, daphne_server, consultation):
+    room = consultation
+    from rooms.models import Presence
+    from rooms.tests.factories import ConsentFactory
+
+    ConsentFactory(patient=room.patient)
+    path = reverse("rooms:join", args=[room.code])
+    doctor = Visit(browser, daphne_server, DESKTOP, **MEDIA)
+    patient = Visit(browser, daphne_server, PHONE, **MEDIA)
+    try:
+        enter_call(path, (doctor, "ana@clinica.test"), (patient, "carlos@clinica.test"))
+        before = Presence.objects.get(room=room, user=room.patient).pk
+        for visit in (doctor, patient):
+            visit.page.evaluate(
+                "window.__beforeReconnect = document.getElementById('remote-video').srcObject"
+            )
+        # Wi-Fi to 4G: the browser says it is online again while its old socket
+        # still looks open; the page opens a new socket, as a reconnect does.
+        patient.page.evaluate("window.dispatchEvent(new Event('online'))")
+        deadline = time.monotonic() + 15
+        while Presence.objects.get(room=room, user=room.patient).pk == before:
+            assert time.monotonic() < deadline, "the patient's page opened no new socket"
+            time.sleep(0.1)
+        for visit in (doctor, patient):
+            wait_until(visit.page, REMOTE_VIDEO_IS_NEW, 30_000)
+            start = visit.page.evaluate("document.getElementById('remote-video').currentTime")
+            wait_until(
+                visit.page,
+                f"document.getElementById('remote-video').currentTime > {start} + 0.5",
+                10_000,
+            )
+            wait_until(
+                visit.page, "document.getElementById('peer-status').dataset.status === 'connected'"
+            )
+        shoot_both_widths(patient, "call-after-reconnect-patient")
+        assert Presence.objects.filter(room=room).count() == 2
+    finally:
+        doctor.close()
+        patient.close()
+    assert not daphne_server.errors(), daphne_server.errors()

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 
-import { FATAL_CLOSE_CODES, nextDelay, shouldRetry } from "../backoff.js";
+import { FATAL_CLOSE_CODES, RETRY_LATER_CLOSE_CODES, laterDelay, nextDelay, shouldRetry } from "../backoff.js";
 
 describe("shouldRetry", () => {
   for (const code of [4401, 4403, 4404, 4409, 4410]) {
@@ -12,7 +12,7 @@ describe("shouldRetry", () => {
 
   // 1006 abnormal closure, 1011 server error, 1000 a clean close the client
   // did not ask for (server restart), 4429 flooding: all worth another try.
-  for (const code of [1006, 1011, 1000, 1001, 1009, 4429]) {
+  for (const code of [1006, 1011, 1000, 1001, 1009, 1013, 4429, 4430]) {
     test(`retries after close code ${code}`, () => {
       assert.equal(shouldRetry(code), true);
     });
@@ -69,5 +69,18 @@ describe("nextDelay", () => {
 
   test("the delay is a whole number of milliseconds", () => {
     assert.ok(Number.isInteger(nextDelay(1, { random: () => 0.123456 })));
+  });
+});
+
+describe("laterDelay (retry-later close codes)", () => {
+  test("4430, too many connection attempts, is retried later, not at once", () => {
+    assert.deepEqual([...RETRY_LATER_CLOSE_CODES], [4430]);
+    assert.equal(shouldRetry(4430), true);
+  });
+
+  test("waits between 15 and 30 seconds", () => {
+    assert.equal(laterDelay({ random: () => 0 }), 15000);
+    assert.equal(laterDelay({ random: () => 1 }), 30000);
+    assert.equal(laterDelay({ random: () => 0.5 }), 22500);
   });
 });

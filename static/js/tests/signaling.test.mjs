@@ -222,6 +222,44 @@ describe("SignalingSocket reconnection", () => {
   });
 });
 
+describe("SignalingSocket retry-later (4430: too many connection attempts)", () => {
+  test("waits 15 to 30 seconds instead of retrying at once", () => {
+    const { s, closes } = socket(); // Math.random() is 1: the longest wait
+    s.connect();
+    last().serverClose(4430);
+    assert.deepEqual(closes, [{ code: 4430, retry: true, delay: 30_000 }]);
+    mock.timers.tick(29_999);
+    assert.equal(sockets().length, 1);
+    mock.timers.tick(1);
+    assert.equal(sockets().length, 2);
+  });
+
+  test("the shortest wait is still 15 seconds", () => {
+    mock.method(Math, "random", () => 0);
+    const { s, closes } = socket();
+    s.connect();
+    last().serverClose(4430);
+    assert.equal(closes[0].delay, 15_000);
+  });
+
+  test("coming back online does not skip the wait the server asked for", () => {
+    const { s } = socket();
+    s.connect();
+    last().serverClose(4430);
+    s.reconnectNow();
+    assert.equal(sockets().length, 1);
+  });
+
+  test("does not grow the backoff of ordinary failures", () => {
+    const { s, closes } = socket();
+    s.connect();
+    last().serverClose(4430);
+    mock.timers.tick(30_000);
+    last().serverClose(1006);
+    assert.equal(closes.at(-1).delay, 500);
+  });
+});
+
 describe("SignalingSocket close()", () => {
   test("closes the socket with 1000 and does not reconnect", () => {
     const { s, closes } = socket();
@@ -277,14 +315,46 @@ describe("SignalingSocket reconnectNow()", () => {
     assert.equal(sockets().length, 2, "the backoff timer fired as well");
   });
 
-  test("does nothing while a socket is connecting or open", () => {
+  test("does nothing while a socket is connecting", () => {
     const { s } = socket();
     s.connect();
-    s.reconnectNow(); // connecting
+    s.reconnectNow();
     assert.equal(sockets().length, 1);
+  });
+
+  test("replaces an open socket: after a network change it is usually dead", () => {
+    const { s, frames, closes } = socket();
+    s.connect();
+    const old = last();
+    old.open();
+    s.reconnectNow(); // the "online" event: Wi-Fi to 4G
+    assert.equal(sockets().length, 2);
+    const current = last();
+    current.open();
+    // Late frames on the old socket are not this session's any more.
+    old.message('{"type":"signal","data":{"stale":true}}');
+    assert.deepEqual(frames, []);
+    // The server replaces the old socket: its 4409 must not stop the new one.
+    old.serverClose(4409);
+    assert.deepEqual(closes, []);
+    current.message('{"type":"welcome","peers":[]}');
+    assert.deepEqual(frames, [{ type: "welcome", peers: [] }]);
+    assert.equal(s.send({ type: "ping", id: 1 }), true);
+    assert.equal(current.sent.length, 1);
+    mock.timers.tick(60_000);
+    assert.equal(sockets().length, 2);
+  });
+
+  test("closes the replaced socket once the new one has heard from the server", () => {
+    const { s } = socket();
+    s.connect();
+    const old = last();
+    old.open();
+    s.reconnectNow();
     last().open();
-    s.reconnectNow(); // open
-    assert.equal(sockets().length, 1);
+    assert.equal(old.closedWith, null, "closed before the server replaced it");
+    last().message('{"type":"welcome","peers":[]}');
+    assert.equal(old.closedWith, 1000);
   });
 
   test("a close event from a socket that was already replaced is ignored", () => {
