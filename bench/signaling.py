@@ -57,22 +57,26 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
 ROOT = Path(__file__).resolve().parent.parent
+COMPARE_ROOT = ROOT  # --compare PATH
 SUPPORT = Path(__file__).resolve().parent / "signaling_support"
 BIN = Path(sys.executable).parent
 HOST = "127.0.0.1"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 perf = time.perf_counter
 
-ALL_SERVERS = ("app", "bare", "plain", "uvicorn")
+ALL_SERVERS = ("app", "alt", "bare", "plain", "uvicorn")
+APPS = ("app", "alt", "uvicorn")  # the project's code, on the scratch database
+PAIRS = (("app", "bare"), ("alt", "bare"), ("alt", "app"), ("app", "plain"), ("bare", "plain"))
 SERVER_LABELS = {
     "app": "app (Daphne)",
+    "alt": "--compare tree",
     "bare": "bare Channels",
     "plain": "plain websockets",
     "uvicorn": "app (uvicorn)",
@@ -254,12 +258,14 @@ class Server:
         self.proc = None
         self.port = 0
         self.tag = ""
+        # --compare: the same app from another checkout (a patch to measure), same database
+        self.root = COMPARE_ROOT if kind == "alt" else ROOT
 
     def command(self, tag: str) -> list[str]:
         port = str(self.port)
         # Both Daphne servers run through a wrapper that logs the collector's pauses.
         daphne = [sys.executable, str(SUPPORT / "daphne_gc.py"), str(self.gc_log(tag))]
-        if self.kind == "app":
+        if self.kind in ("app", "alt"):
             return [*daphne, "-b", HOST, "-p", port, "medconnect.asgi:application"]
         if self.kind == "bare":
             app = "bench.signaling_support.bare_relay:application"
@@ -295,12 +301,12 @@ class Server:
         self.tag = tag
         env = dict(os.environ)
         env.pop("DJANGO_SETTINGS_MODULE", None)
-        if self.kind in ("app", "uvicorn"):
+        if self.kind in APPS:
             env.update(self.app_env)
         log = open(self.workdir / f"{self.kind}-{tag}.log", "wb")  # noqa: SIM115
         self.proc = subprocess.Popen(
             self.command(tag),
-            cwd=ROOT,
+            cwd=self.root,
             env=env,
             stdin=subprocess.DEVNULL,
             stdout=log,
@@ -927,6 +933,7 @@ class Caller:
         self.epoch = 0
         self.attempts = 0
         self.refused = 0
+        self.why: dict[str, int] = {}
         self.fatal = None
 
     def new_side(self) -> Side:
@@ -955,6 +962,9 @@ class Caller:
                 attempt = 0
             else:
                 self.refused += 1
+                # "ConnectionRefusedError: ..." -> the kind, not the address
+                reason = side.error.split(":")[0]
+                self.why[reason] = self.why.get(reason, 0) + 1
 
 
 async def scenario_restart(server: Server, fixtures: list[dict], sz: Sizes) -> dict:
@@ -1026,6 +1036,11 @@ async def scenario_restart(server: Server, fixtures: list[dict], sz: Sizes) -> d
         **gc_figures(pauses),
         "failures": failures_of([c.side for c in callers]),
     }
+    # Why reconnection attempts failed on the way (the failures above are the last ones).
+    for caller in callers:
+        for why, count in caller.why.items():
+            key = f"attempts that failed with {why}"
+            result["failures"][key] = result["failures"].get(key, 0) + count
     for caller in callers:
         caller.side.abort()
     await asyncio.sleep(0.2)
@@ -1252,8 +1267,7 @@ def report(results: dict, servers: list[str], sz: Sizes, quick: bool, notes: lis
                 else:
                     cells.append(fmt(res))
             lines.append(f"  {label:<{width - 2}}" + "".join(c.rjust(colw) for c in cells))
-    pairs = [(a, b) for a, b in (("app", "bare"), ("app", "plain"), ("bare", "plain"))]
-    pairs = [(a, b) for a, b in pairs if a in servers and b in servers]
+    pairs = [(a, b) for a, b in PAIRS if a in servers and b in servers]
     if pairs:
         lines += ["", "RATIOS (lower is better for all; 1.00x = same)"]
         heads = [f"{a} / {b}" for a, b in pairs]
@@ -1345,11 +1359,37 @@ def main(argv=None) -> int:
         default="",
         help="comma-separated scenarios: stress,capacity,burst,restart",
     )
+    parser.add_argument(
+        "--set",
+        metavar="SIZE=N,...",
+        default="",
+        help="change sizes, e.g. capacity_rooms=300,capacity_hold=5 (see Sizes)",
+    )
+    parser.add_argument(
+        "--compare",
+        metavar="TREE",
+        help="also run the app from another checkout (server `alt`), e.g. with a patch applied",
+    )
     parser.add_argument("--json", metavar="PATH", help="also write every figure as JSON")
     parser.add_argument("--keep", action="store_true", help="keep the scratch folder (logs, DB)")
     args = parser.parse_args(argv)
 
     sz = QUICK if args.quick else Sizes()
+    global COMPARE_ROOT
+    if args.compare:
+        COMPARE_ROOT = Path(args.compare).resolve()
+        if not (COMPARE_ROOT / "medconnect" / "asgi.py").exists():
+            parser.error(f"{COMPARE_ROOT} is not a MedConnect checkout")
+        SERVER_LABELS["alt"] = f"app ({COMPARE_ROOT.name})"
+    for item in filter(None, args.set.split(",")):
+        key, _, value = item.partition("=")
+        if key not in Sizes.__dataclass_fields__:
+            known = ", ".join(Sizes.__dataclass_fields__)
+            parser.error(f"unknown size {key!r} (choose from {known})")
+        try:
+            sz = replace(sz, **{key: type(getattr(sz, key))(value)})
+        except ValueError:
+            parser.error(f"{key} needs a number, not {value!r}")
     have_uvicorn = importlib.util.find_spec("uvicorn") is not None
     notes = list(NOTES)
     if args.only:
@@ -1359,6 +1399,10 @@ def main(argv=None) -> int:
             parser.error(f"unknown servers: {', '.join(unknown)} (choose from {ALL_SERVERS})")
     else:
         servers = ["app", "bare", "plain"] + (["uvicorn"] if have_uvicorn else [])
+        if args.compare:
+            servers.insert(1, "alt")
+    if "alt" in servers and not args.compare:
+        parser.error("server `alt` needs --compare TREE")
     if "uvicorn" in servers and not have_uvicorn:
         servers.remove("uvicorn")
     if not have_uvicorn:
@@ -1396,7 +1440,7 @@ def main(argv=None) -> int:
             ]
             offset += count
         app_env = app_environment(workdir / "data")
-        if {"app", "uvicorn"} & set(servers):
+        if set(APPS) & set(servers):
             print(f"preparing the app's scratch database ({offset} rooms) ...", flush=True)
             t = time.monotonic()
             rows = prepare_app(workdir / "data", offset)
@@ -1407,7 +1451,7 @@ def main(argv=None) -> int:
                 offset += count
         for scenario in scenarios:
             for kind in servers:
-                is_app = kind in ("app", "uvicorn")
+                is_app = kind in APPS
                 rooms = app_rooms[scenario] if is_app else synthetic[scenario]
                 fixtures.setdefault(kind, {})[scenario] = rooms
                 print(f"{scenario:>8} / {SERVER_LABELS[kind]} ...", end=" ", flush=True)
@@ -1466,7 +1510,7 @@ def main(argv=None) -> int:
                 f"{a}/{b}": {
                     label: ratio(results, a, b, scenario, key) for label, scenario, key in RATIOS
                 }
-                for a, b in (("app", "bare"), ("app", "plain"), ("bare", "plain"))
+                for a, b in PAIRS
                 if a in servers and b in servers
             },
             "targets": [{"target": n, "measured": m, "verdict": v} for n, m, v in targets(results)],
