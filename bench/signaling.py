@@ -1,7 +1,8 @@
 """Signaling benchmark: the app's SignalingConsumer against two relays that speak the same frames.
 
     .venv/bin/python bench/signaling.py [--quick] [--only app,bare,plain]
-                                        [--scenarios stress,capacity,burst] [--json out.json]
+                                        [--scenario stress,capacity,burst,restart]
+                                        [--set SIZE=N,...] [--compare TREE] [--json out.json]
 
 Servers, each started fresh for every scenario, on 127.0.0.1 only:
 
@@ -16,12 +17,19 @@ Servers, each started fresh for every scenario, on 127.0.0.1 only:
            channel_layer.send per relayed frame. The framework's floor.
 - plain:   signaling_support/plain_relay.py, asyncio + `websockets`: the limit for Python.
 - uvicorn: the app again under uvicorn, only when uvicorn is installed.
+- alt:     with --compare TREE, the app from another checkout (a patch), same database.
+- bareauth: (only with --only) signaling_support/auth_relay.py, the bare relay behind
+           Channels' AuthMiddlewareStack on the app's sessions: a logged-in socket's floor.
+
+Both Daphne servers run through signaling_support/daphne_gc.py, which logs the
+garbage collector's pauses, so a relay's tail can be matched to full passes.
 
 Scenarios (full sizes; --quick shrinks them to a smoke test):
 
 - stress:   100 rooms, each participant sends 5 `signal` frames a second for
             10 s (1,000 frames/s): relay latency (a send timestamp travels in
-            the data), frames lost, server CPU time per relayed frame.
+            the data), frames lost, server CPU time per relayed frame. It
+            starts once every socket is admitted and the server is quiet.
 - capacity: 1,000 rooms (2,000 sockets) opened with at most 50 handshakes in
             flight, held 20 s with a `ping` every 10 s per socket: rooms
             admitted, admission time (connect -> welcome), ping round trip,
@@ -32,6 +40,11 @@ Scenarios (full sizes; --quick shrinks them to a smoke test):
             knows its peer, sends an offer-sized signal (~6 KB) and 20
             candidates: per room, the time from join start until both sides
             have everything.
+- restart:  500 rooms in call; the server is killed (SIGKILL) and started
+            again on the same port; every client reconnects with the
+            browser's backoff (static/js/backoff.js, mirrored in next_delay)
+            and signals again once it knows its peer: the time from the kill
+            until every room has both sides back and hearing each other.
 
 Every figure is printed for each server, with ratios against the baselines
 measured in the same run and the app's targets marked PASS or MISS. The
@@ -71,12 +84,22 @@ HOST = "127.0.0.1"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 perf = time.perf_counter
 
-ALL_SERVERS = ("app", "alt", "bare", "plain", "uvicorn")
-APPS = ("app", "alt", "uvicorn")  # the project's code, on the scratch database
-PAIRS = (("app", "bare"), ("alt", "bare"), ("alt", "app"), ("app", "plain"), ("bare", "plain"))
+ALL_SERVERS = ("app", "alt", "bare", "bareauth", "plain", "uvicorn")
+APPS = ("app", "alt", "bareauth", "uvicorn")  # on the scratch database, with its sessions
+PAIRS = (
+    ("app", "bare"),
+    ("alt", "bare"),
+    ("alt", "app"),
+    ("app", "bareauth"),
+    ("alt", "bareauth"),
+    ("bareauth", "bare"),
+    ("app", "plain"),
+    ("bare", "plain"),
+)
 SERVER_LABELS = {
     "app": "app (Daphne)",
     "alt": "--compare tree",
+    "bareauth": "bare+auth",
     "bare": "bare Channels",
     "plain": "plain websockets",
     "uvicorn": "app (uvicorn)",
@@ -269,6 +292,9 @@ class Server:
             return [*daphne, "-b", HOST, "-p", port, "medconnect.asgi:application"]
         if self.kind == "bare":
             app = "bench.signaling_support.bare_relay:application"
+            return [*daphne, "-b", HOST, "-p", port, app]
+        if self.kind == "bareauth":
+            app = "bench.signaling_support.auth_relay:application"
             return [*daphne, "-b", HOST, "-p", port, app]
         if self.kind == "plain":
             return [sys.executable, str(SUPPORT / "plain_relay.py"), port]
@@ -778,8 +804,10 @@ async def scenario_capacity(server: Server, fixtures: list[dict], sz: Sizes) -> 
     await asyncio.sleep(0.5)
     rss0 = server.rss()
     meter = Meter(server)
+    t0 = time.time()
     rooms = await open_rooms(server, fixtures, sz.connect_concurrency, RAMP_LIMIT)
     ramp = meter.stop()
+    ramp.update(gc_figures(server.gc_pauses(server.tag, t0, time.time())))
     # Let the server finish what follows a welcome (peer-joined) before reading its memory.
     await wait_until(lambda: all(r.ready or not r.admitted for r in rooms), 10)
     await asyncio.sleep(1.0)
@@ -804,11 +832,13 @@ async def scenario_capacity(server: Server, fixtures: list[dict], sz: Sizes) -> 
             await side.ping(ident)
             at += sz.capacity_ping_every
 
+    t0 = time.time()
     await asyncio.wait_for(
         asyncio.gather(*(pinger(s) for s in open_sides)), timeout=sz.capacity_hold + 30
     )
     await wait_until(lambda: not any(s.pings for s in open_sides), 5)
     hold = meter.stop()
+    hold.update(gc_figures(server.gc_pauses(server.tag, t0, time.time())))
     rss2 = server.rss()
     rtts = [x for s in sides for x in s.rtts]
     still_open = sum(s.open_now for s in sides)
@@ -1118,11 +1148,13 @@ ROWS = {
         ("server CPU per admission (µs)", n("server_cpu_per_admission_us", 0)),
         ("ramp cores: server / worker thr.", co("ramp.server_core_use", "ramp.workers_core_use")),
         ("ramp cores: client / others", co("ramp.client_core_use", "ramp.others_core_use")),
+        ("ramp server GC: full / longest (ms)", gcs("ramp.gc_full_count", "ramp.gc_full_max_ms")),
         ("pongs / pings", of("pongs", "pings_sent")),
         ("ping round trip p50 (ms)", n("ping_p50_ms", 2)),
         ("ping round trip p99 (ms)", n("ping_p99_ms", 2)),
         ("ping round trip max (ms)", n("ping_max_ms", 2)),
         ("hold cores: server / others", co("hold.server_core_use", "hold.others_core_use")),
+        ("hold server GC: full / longest (ms)", gcs("hold.gc_full_count", "hold.gc_full_max_ms")),
         ("server RSS before (MiB)", n("rss_before_mib", 1)),
         ("server RSS admitted (MiB)", n("rss_admitted_mib", 1)),
         ("server RSS per connection (KiB)", n("rss_per_connection_kib", 1)),
@@ -1428,9 +1460,8 @@ def main(argv=None) -> int:
     results: dict = {s: {} for s in servers}
     began = time.monotonic()
     try:
-        per_scenario = {
-            name: sz.warmup_rooms + size(sz) for name, (_func, size) in SCENARIOS.items()
-        }
+        # Rooms (and the app's people and sessions) for the scenarios that run only.
+        per_scenario = {name: sz.warmup_rooms + SCENARIOS[name][1](sz) for name in scenarios}
         fixtures: dict[str, dict[str, list[dict]]] = {}
         synthetic, offset = {}, 0
         for name, count in per_scenario.items():
