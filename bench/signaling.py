@@ -1,7 +1,8 @@
 """Signaling benchmark: the app's SignalingConsumer against two relays that speak the same frames.
 
     .venv/bin/python bench/signaling.py [--quick] [--only app,bare,plain]
-                                        [--scenarios stress,capacity,burst] [--json out.json]
+                                        [--scenario stress,capacity,burst,restart]
+                                        [--set SIZE=N,...] [--compare TREE] [--json out.json]
 
 Servers, each started fresh for every scenario, on 127.0.0.1 only:
 
@@ -16,12 +17,19 @@ Servers, each started fresh for every scenario, on 127.0.0.1 only:
            channel_layer.send per relayed frame. The framework's floor.
 - plain:   signaling_support/plain_relay.py, asyncio + `websockets`: the limit for Python.
 - uvicorn: the app again under uvicorn, only when uvicorn is installed.
+- alt:     with --compare TREE, the app from another checkout (a patch), same database.
+- bareauth: (only with --only) signaling_support/auth_relay.py, the bare relay behind
+           Channels' AuthMiddlewareStack on the app's sessions: a logged-in socket's floor.
+
+Both Daphne servers run through signaling_support/daphne_gc.py, which logs the
+garbage collector's pauses, so a relay's tail can be matched to full passes.
 
 Scenarios (full sizes; --quick shrinks them to a smoke test):
 
 - stress:   100 rooms, each participant sends 5 `signal` frames a second for
             10 s (1,000 frames/s): relay latency (a send timestamp travels in
-            the data), frames lost, server CPU time per relayed frame.
+            the data), frames lost, server CPU time per relayed frame. It
+            starts once every socket is admitted and the server is quiet.
 - capacity: 1,000 rooms (2,000 sockets) opened with at most 50 handshakes in
             flight, held 20 s with a `ping` every 10 s per socket: rooms
             admitted, admission time (connect -> welcome), ping round trip,
@@ -32,6 +40,11 @@ Scenarios (full sizes; --quick shrinks them to a smoke test):
             knows its peer, sends an offer-sized signal (~6 KB) and 20
             candidates: per room, the time from join start until both sides
             have everything.
+- restart:  500 rooms in call; the server is killed (SIGKILL) and started
+            again on the same port; every client reconnects with the
+            browser's backoff (static/js/backoff.js, mirrored in next_delay)
+            and signals again once it knows its peer: the time from the kill
+            until every room has both sides back and hearing each other.
 
 Every figure is printed for each server, with ratios against the baselines
 measured in the same run and the app's targets marked PASS or MISS. The
@@ -57,22 +70,36 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
 ROOT = Path(__file__).resolve().parent.parent
+COMPARE_ROOT = ROOT  # --compare PATH
 SUPPORT = Path(__file__).resolve().parent / "signaling_support"
 BIN = Path(sys.executable).parent
 HOST = "127.0.0.1"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 perf = time.perf_counter
 
-ALL_SERVERS = ("app", "bare", "plain", "uvicorn")
+ALL_SERVERS = ("app", "alt", "bare", "bareauth", "plain", "uvicorn")
+APPS = ("app", "alt", "bareauth", "uvicorn")  # on the scratch database, with its sessions
+PAIRS = (
+    ("app", "bare"),
+    ("alt", "bare"),
+    ("alt", "app"),
+    ("app", "bareauth"),
+    ("alt", "bareauth"),
+    ("bareauth", "bare"),
+    ("app", "plain"),
+    ("bare", "plain"),
+)
 SERVER_LABELS = {
     "app": "app (Daphne)",
+    "alt": "--compare tree",
+    "bareauth": "bare+auth",
     "bare": "bare Channels",
     "plain": "plain websockets",
     "uvicorn": "app (uvicorn)",
@@ -94,6 +121,7 @@ class Sizes:
     warmup_rooms: int = 2
     crowded_rooms: int = 50  # after the capacity hold: these relay while every socket stays
     crowded_seconds: float = 5
+    restart_rooms: int = 500
 
 
 QUICK = Sizes(
@@ -105,6 +133,7 @@ QUICK = Sizes(
     burst_rooms=10,
     crowded_rooms=5,
     crowded_seconds=1,
+    restart_rooms=20,
 )
 
 # Timeouts: every wait below is bounded by one of these.
@@ -115,6 +144,19 @@ DRAIN_TIMEOUT = 10  # frames still in flight after the last send; later ones cou
 RAMP_LIMIT = 120  # capacity: the whole ramp
 BURST_TIMEOUT = 30
 STOP_TIMEOUT = 3
+QUIET_LIMIT = 15  # stress: the server settles after the admissions before measuring
+RESTART_TIMEOUT = 120  # restart: every room back after the kill
+
+# static/js/backoff.js, mirrored: the close codes after which the browser gives up,
+# and the delay before reconnection attempt n (equal jitter on a capped doubling).
+FATAL_CLOSE_CODES = {4401, 4403, 4404, 4409, 4410}
+BACKOFF_BASE, BACKOFF_CAP = 0.5, 15.0
+
+
+def next_delay(attempt: int) -> float:
+    ceiling = min(BACKOFF_CAP, BACKOFF_BASE * 2 ** max(0, attempt))
+    return ceiling / 2 + random.random() * ceiling / 2
+
 
 CANDIDATE = {
     "candidate": "candidate:842163049 1 udp 1677729535 203.0.113.7 46154 typ srflx "
@@ -238,14 +280,22 @@ class Server:
         self.kind, self.workdir, self.app_env = kind, workdir, app_env
         self.proc = None
         self.port = 0
+        self.tag = ""
+        # --compare: the same app from another checkout (a patch to measure), same database
+        self.root = COMPARE_ROOT if kind == "alt" else ROOT
 
-    def command(self) -> list[str]:
+    def command(self, tag: str) -> list[str]:
         port = str(self.port)
-        if self.kind == "app":
-            return [str(BIN / "daphne"), "-b", HOST, "-p", port, "medconnect.asgi:application"]
+        # Both Daphne servers run through a wrapper that logs the collector's pauses.
+        daphne = [sys.executable, str(SUPPORT / "daphne_gc.py"), str(self.gc_log(tag))]
+        if self.kind in ("app", "alt"):
+            return [*daphne, "-b", HOST, "-p", port, "medconnect.asgi:application"]
         if self.kind == "bare":
             app = "bench.signaling_support.bare_relay:application"
-            return [str(BIN / "daphne"), "-b", HOST, "-p", port, app]
+            return [*daphne, "-b", HOST, "-p", port, app]
+        if self.kind == "bareauth":
+            app = "bench.signaling_support.auth_relay:application"
+            return [*daphne, "-b", HOST, "-p", port, app]
         if self.kind == "plain":
             return [sys.executable, str(SUPPORT / "plain_relay.py"), port]
         if self.kind == "uvicorn":
@@ -255,16 +305,34 @@ class Server:
             ]  # fmt: skip
         raise ValueError(self.kind)
 
-    def start(self, tag: str) -> None:
-        self.port = free_port()
+    def gc_log(self, tag: str) -> Path:
+        return self.workdir / f"{self.kind}-{tag}.gc"
+
+    def gc_pauses(self, tag: str, since: float, until: float) -> list[tuple[int, float]]:
+        """(generation, ms) of the collections the server logged between two wall times."""
+        try:
+            lines = self.gc_log(tag).read_text().splitlines()
+        except OSError:
+            return []
+        out = []
+        for line in lines:
+            at, gen, took = line.split()
+            if since <= float(at) <= until:
+                out.append((int(gen), float(took)))
+        return out
+
+    def start(self, tag: str, port: int = 0) -> None:
+        """Start and wait until it listens; `port` to come back where it was (a restart)."""
+        self.port = port or free_port()
+        self.tag = tag
         env = dict(os.environ)
         env.pop("DJANGO_SETTINGS_MODULE", None)
-        if self.kind in ("app", "uvicorn"):
+        if self.kind in APPS:
             env.update(self.app_env)
         log = open(self.workdir / f"{self.kind}-{tag}.log", "wb")  # noqa: SIM115
         self.proc = subprocess.Popen(
-            self.command(),
-            cwd=ROOT,
+            self.command(tag),
+            cwd=self.root,
             env=env,
             stdin=subprocess.DEVNULL,
             stdout=log,
@@ -299,6 +367,15 @@ class Server:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait(STOP_TIMEOUT)
+        if self in Server.running:
+            Server.running.remove(self)
+        self.proc = None
+
+    def kill(self) -> None:
+        """SIGKILL, as a crash or an impatient deploy does: no close frames, no clean-up."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(STOP_TIMEOUT)
         if self in Server.running:
             Server.running.remove(self)
         self.proc = None
@@ -397,6 +474,11 @@ class Side:
         self.rtts: list[float] = []
         self.pings_sent = 0
         self.errors = 0
+        # restart: when set, a `signal` {"hello": epoch} goes to the peer each time this side
+        # learns of one (welcome with peers, peer-joined), as a browser starts negotiating;
+        # hello_at is when the peer's hello of the same epoch arrived: signalling works.
+        self.hello = None
+        self.hello_at = None
 
     async def open(self, limit: asyncio.Semaphore | None = None) -> None:
         async with limit or contextlib.nullcontext():
@@ -436,6 +518,8 @@ class Side:
                     sent_at = frame["data"].get("t")
                     if sent_at is not None:
                         self.latencies.append(now - sent_at)
+                    elif self.hello is not None and frame["data"].get("hello") == self.hello:
+                        self.hello_at = self.hello_at or now
                 elif kind == "pong":
                     sent_at = self.pings.pop(frame.get("id"), None)
                     if sent_at is not None:
@@ -445,8 +529,10 @@ class Side:
                     self.welcomed.set()
                     if frame.get("peers"):
                         self.ready.set()
+                        await self._say_hello()
                 elif kind == "peer-joined":
                     self.ready.set()
+                    await self._say_hello()
                 elif kind == "error":
                     self.errors += 1
         except ConnectionClosed:
@@ -454,6 +540,10 @@ class Side:
         finally:
             self.close_code = ws.close_code
             self.finished.set()
+
+    async def _say_hello(self) -> None:
+        if self.hello is not None:
+            await self.send({"type": "signal", "data": {"hello": self.hello}})
 
     @property
     def open_now(self) -> bool:
@@ -548,19 +638,22 @@ async def warm_up(server: Server, fixtures: list[dict]) -> None:
 
 
 def failures(rooms: list[Room]) -> dict:
+    return failures_of([s for r in rooms for s in r.sides])
+
+
+def failures_of(sides: list[Side]) -> dict:
     """Why sockets were not admitted: connection errors and close codes, counted."""
     seen: dict[str, int] = {}
-    for room in rooms:
-        for side in room.sides:
-            reason = ""
-            if side.error:
-                reason = side.error
-            elif side.t_welcome is None:
-                reason = f"no welcome (close code {side.close_code})"
-            elif side.finished.is_set():
-                reason = f"closed with {side.close_code}"
-            if reason:
-                seen[reason] = seen.get(reason, 0) + 1
+    for side in sides:
+        reason = ""
+        if side.error:
+            reason = side.error
+        elif side.t_welcome is None:
+            reason = f"no welcome (close code {side.close_code})"
+        elif side.finished.is_set():
+            reason = f"closed with {side.close_code}"
+        if reason:
+            seen[reason] = seen.get(reason, 0) + 1
     return seen
 
 
@@ -649,24 +742,60 @@ async def relay_phase(server: Server, rooms: list[Room], rate: float, seconds: f
     }
 
 
+async def wait_quiet(server: Server, below: float = 0.05, window: float = 0.25) -> dict:
+    """Wait until the server used under `below` of a core for four windows in a row.
+
+    What follows an admission (peer-joined, the presence write, the app's
+    heartbeat) must be over before a relay is measured, or the relay's tail
+    measures the admissions.
+    """
+    began = perf()
+    calm = 0
+    busiest = 0.0
+    cpu = proc_cpu_seconds(server.pid)
+    while perf() - began < QUIET_LIMIT:
+        await asyncio.sleep(window)
+        now = proc_cpu_seconds(server.pid)
+        use, cpu = (now - cpu) / window, now
+        busiest = max(busiest, use)
+        calm = calm + 1 if use < below else 0
+        if calm >= 4:
+            break
+    return {"quiet_wait_s": perf() - began, "quiet": calm >= 4, "settle_core_use_max": busiest}
+
+
 async def scenario_stress(server: Server, fixtures: list[dict], sz: Sizes) -> dict:
     warm, fixtures = fixtures[: sz.warmup_rooms], fixtures[sz.warmup_rooms :]
     await warm_up(server, warm)
     rooms = await open_rooms(server, fixtures, sz.connect_concurrency, RAMP_LIMIT)
     await wait_until(lambda: all(r.ready or not r.admitted for r in rooms), READY_TIMEOUT)
     live = [r for r in rooms if r.ready]
+    settle = await wait_quiet(server)
+    t0 = time.time()
     relay = await relay_phase(server, live, sz.stress_rate, sz.stress_seconds)
+    pauses = server.gc_pauses(server.tag, t0, time.time())
     result = {
         "rooms": len(rooms),
         "rooms_ready": len(live),
         "sockets": 2 * len(rooms),
         "sockets_admitted": sum(s.t_welcome is not None for r in rooms for s in r.sides),
         **relay,
+        **settle,
+        **gc_figures(pauses),
         "error_frames": sum(s.errors for r in rooms for s in r.sides),
         "failures": failures(rooms),
     }
     await close_rooms(rooms)
     return result
+
+
+def gc_figures(pauses: list[tuple[int, float]]) -> dict:
+    full = [took for gen, took in pauses if gen == 2]
+    return {
+        "gc_full_count": len(full),
+        "gc_full_max_ms": max(full, default=0.0),
+        "gc_pause_total_ms": sum(took for _gen, took in pauses),
+    }
 
 
 async def scenario_capacity(server: Server, fixtures: list[dict], sz: Sizes) -> dict:
@@ -675,8 +804,10 @@ async def scenario_capacity(server: Server, fixtures: list[dict], sz: Sizes) -> 
     await asyncio.sleep(0.5)
     rss0 = server.rss()
     meter = Meter(server)
+    t0 = time.time()
     rooms = await open_rooms(server, fixtures, sz.connect_concurrency, RAMP_LIMIT)
     ramp = meter.stop()
+    ramp.update(gc_figures(server.gc_pauses(server.tag, t0, time.time())))
     # Let the server finish what follows a welcome (peer-joined) before reading its memory.
     await wait_until(lambda: all(r.ready or not r.admitted for r in rooms), 10)
     await asyncio.sleep(1.0)
@@ -701,17 +832,21 @@ async def scenario_capacity(server: Server, fixtures: list[dict], sz: Sizes) -> 
             await side.ping(ident)
             at += sz.capacity_ping_every
 
+    t0 = time.time()
     await asyncio.wait_for(
         asyncio.gather(*(pinger(s) for s in open_sides)), timeout=sz.capacity_hold + 30
     )
     await wait_until(lambda: not any(s.pings for s in open_sides), 5)
     hold = meter.stop()
+    hold.update(gc_figures(server.gc_pauses(server.tag, t0, time.time())))
     rss2 = server.rss()
     rtts = [x for s in sides for x in s.rtts]
     still_open = sum(s.open_now for s in sides)
     # Then, with every socket still connected, a short relay: what a crowded process costs.
     crowd = [r for r in rooms if r.ready][: sz.crowded_rooms]
+    t0 = time.time()
     crowded = await relay_phase(server, crowd, sz.stress_rate, sz.crowded_seconds)
+    crowded.update(gc_figures(server.gc_pauses(server.tag, t0, time.time())))
     admitted_sockets = len(welcomed)
     result = {
         "rooms": len(rooms),
@@ -814,10 +949,139 @@ async def scenario_burst(server: Server, fixtures: list[dict], sz: Sizes) -> dic
     return result
 
 
+class Caller:
+    """One participant across reconnections, as static/js/signaling.js behaves.
+
+    After a close it waits next_delay(attempt) and connects again; `attempt`
+    goes back to 0 when a handshake succeeds (the socket's `open` event); a
+    final close code (4401, 4403, 4404, 4409, 4410) ends it for good.
+    """
+
+    def __init__(self, server: Server, code: str, session: str):
+        self.server, self.code, self.session = server, code, session
+        self.side = Side(server, code, session)
+        self.epoch = 0
+        self.attempts = 0
+        self.refused = 0
+        self.why: dict[str, int] = {}
+        self.fatal = None
+
+    def new_side(self) -> Side:
+        self.side = Side(self.server, self.code, self.session)
+        self.side.hello = self.epoch
+        return self.side
+
+    @property
+    def back(self) -> bool:
+        side = self.side
+        return side.hello == self.epoch and side.hello_at is not None and side.open_now
+
+    async def rejoin(self) -> None:
+        attempt = 0
+        while True:
+            await self.side.finished.wait()
+            if self.side.close_code in FATAL_CLOSE_CODES:
+                self.fatal = self.side.close_code
+                return
+            await asyncio.sleep(next_delay(attempt))
+            attempt += 1
+            self.attempts += 1
+            side = self.new_side()
+            await side.open()
+            if side.ws is not None:
+                attempt = 0
+            else:
+                self.refused += 1
+                # "ConnectionRefusedError: ..." -> the kind, not the address
+                reason = side.error.split(":")[0]
+                self.why[reason] = self.why.get(reason, 0) + 1
+
+
+async def scenario_restart(server: Server, fixtures: list[dict], sz: Sizes) -> dict:
+    """Rooms in call; the server is killed and started again; every client comes back."""
+    warm, fixtures = fixtures[: sz.warmup_rooms], fixtures[sz.warmup_rooms :]
+    await warm_up(server, warm)
+    pairs = [
+        (Caller(server, f["code"], f["doctor"]), Caller(server, f["code"], f["patient"]))
+        for f in fixtures
+    ]
+    callers = [c for pair in pairs for c in pair]
+    sem = asyncio.Semaphore(sz.connect_concurrency)
+    for caller in callers:
+        caller.new_side()
+    await asyncio.wait_for(
+        asyncio.gather(*(c.side.open(sem) for c in callers)), RAMP_LIMIT + OPEN_TIMEOUT
+    )
+    in_call = await wait_until(
+        lambda: all(a.back and b.back for a, b in pairs), READY_TIMEOUT, step=0.05
+    )
+    before = sum(a.back and b.back for a, b in pairs)
+    await asyncio.sleep(0.5)
+
+    for caller in callers:
+        caller.epoch = 1
+    t_kill = perf()
+    server.kill()
+    rejoins = [asyncio.ensure_future(c.rejoin()) for c in callers]
+    # Start it again while the clients retry: they find the port closed until it listens.
+    await asyncio.to_thread(server.start, "restart-after", server.port)
+    t_listen = perf()
+    meter = Meter(server)
+    back_at: dict[int, float] = {}
+    deadline = t_listen + RESTART_TIMEOUT
+    while perf() < deadline and len(back_at) < len(pairs):
+        now = perf()
+        for i, (a, b) in enumerate(pairs):
+            if i not in back_at and a.back and b.back:
+                back_at[i] = now
+        if all(c.fatal for c in callers if not c.back):
+            break
+        await asyncio.sleep(0.02)
+    usage = meter.stop()
+    for task in rejoins:
+        task.cancel()
+    await asyncio.gather(*rejoins, return_exceptions=True)
+    times = [t - t_kill for t in back_at.values()]
+    readmitted = sum(c.side.t_welcome is not None for c in callers)
+    pauses = server.gc_pauses(server.tag, time.time() - usage["wall_s"], time.time())
+    result = {
+        "rooms": len(pairs),
+        "rooms_in_call_before": before,
+        "in_call_before": in_call,
+        "sockets": len(callers),
+        "sockets_admitted": readmitted,
+        "rooms_back": len(back_at),
+        "listen_s": t_listen - t_kill,
+        "all_back_s": max(times) if len(times) == len(pairs) else None,
+        "back_p50_s": pct(times, 50),
+        "back_p99_s": pct(times, 99),
+        "back_max_s": max(times, default=None),
+        "attempts": sum(c.attempts for c in callers),
+        "refused": sum(c.refused for c in callers),
+        "gave_up": sum(c.fatal is not None for c in callers),
+        "server_cpu_per_readmission_us": usage["server_cpu_s"] / readmitted * 1e6
+        if readmitted
+        else None,
+        **usage,
+        **gc_figures(pauses),
+        "failures": failures_of([c.side for c in callers]),
+    }
+    # Why reconnection attempts failed on the way (the failures above are the last ones).
+    for caller in callers:
+        for why, count in caller.why.items():
+            key = f"attempts that failed with {why}"
+            result["failures"][key] = result["failures"].get(key, 0) + count
+    for caller in callers:
+        caller.side.abort()
+    await asyncio.sleep(0.2)
+    return result
+
+
 SCENARIOS = {
     "stress": (scenario_stress, lambda sz: sz.stress_rooms),
     "capacity": (scenario_capacity, lambda sz: sz.capacity_rooms),
     "burst": (scenario_burst, lambda sz: sz.burst_rooms),
+    "restart": (scenario_restart, lambda sz: sz.restart_rooms),
 }
 
 
@@ -840,6 +1104,18 @@ def of(a: str, b: str, sep: str = "/"):
     return lambda r: f"{get(r, a)}{sep}{get(r, b)}"
 
 
+def gcs(count: str, longest: str):
+    """Full collections the server logged, and the longest, in ms."""
+
+    def fmt(r):
+        try:
+            return f"{get(r, count)} / {get(r, longest):.1f}"
+        except KeyError:
+            return "-"
+
+    return fmt
+
+
 def co(a: str, b: str):
     """Two CPU uses, in cores (1.00 = one CPU busy the whole time)."""
     return lambda r: f"{get(r, a):.2f}/{get(r, b):.2f}"
@@ -858,6 +1134,9 @@ ROWS = {
         ("cores: server / its worker threads", co("server_core_use", "workers_core_use")),
         ("cores: client / other processes", co("client_core_use", "others_core_use")),
         ("error frames / listen overflows", of("error_frames", "listen_overflows")),
+        ("waited for a quiet server (s)", n("quiet_wait_s", 2)),
+        ("server GC: full passes / longest (ms)", gcs("gc_full_count", "gc_full_max_ms")),
+        ("server GC: all pauses > 1 ms (ms)", n("gc_pause_total_ms", 1)),
     ],
     "capacity": [
         ("rooms admitted", of("rooms_admitted", "rooms")),
@@ -869,11 +1148,13 @@ ROWS = {
         ("server CPU per admission (µs)", n("server_cpu_per_admission_us", 0)),
         ("ramp cores: server / worker thr.", co("ramp.server_core_use", "ramp.workers_core_use")),
         ("ramp cores: client / others", co("ramp.client_core_use", "ramp.others_core_use")),
+        ("ramp server GC: full / longest (ms)", gcs("ramp.gc_full_count", "ramp.gc_full_max_ms")),
         ("pongs / pings", of("pongs", "pings_sent")),
         ("ping round trip p50 (ms)", n("ping_p50_ms", 2)),
         ("ping round trip p99 (ms)", n("ping_p99_ms", 2)),
         ("ping round trip max (ms)", n("ping_max_ms", 2)),
         ("hold cores: server / others", co("hold.server_core_use", "hold.others_core_use")),
+        ("hold server GC: full / longest (ms)", gcs("hold.gc_full_count", "hold.gc_full_max_ms")),
         ("server RSS before (MiB)", n("rss_before_mib", 1)),
         ("server RSS admitted (MiB)", n("rss_admitted_mib", 1)),
         ("server RSS per connection (KiB)", n("rss_per_connection_kib", 1)),
@@ -885,6 +1166,7 @@ ROWS = {
         ("  relay latency p99 (ms)", n("crowded.latency_p99_ms", 2)),
         ("  server CPU per frame (µs)", n("crowded.server_cpu_per_frame_us", 0)),
         ("  cores: client / others", co("crowded.client_core_use", "crowded.others_core_use")),
+        ("  server GC: full / max (ms)", gcs("crowded.gc_full_count", "crowded.gc_full_max_ms")),
     ],
     "burst": [
         ("rooms admitted", of("rooms_admitted", "rooms")),
@@ -898,6 +1180,23 @@ ROWS = {
         ("server CPU for the burst (ms)", n("server_cpu_s", 0, 1000)),
         ("cores: client / other processes", co("client_core_use", "others_core_use")),
         ("error frames / listen overflows", of("error_frames", "listen_overflows")),
+    ],
+    "restart": [
+        ("rooms in call before the kill", of("rooms_in_call_before", "rooms")),
+        ("rooms back and signalling", of("rooms_back", "rooms")),
+        ("listening again after (s)", n("listen_s", 2)),
+        ("every room back after (s)", n("all_back_s", 2)),
+        ("room back p50 (s)", n("back_p50_s", 2)),
+        ("room back p99 (s)", n("back_p99_s", 2)),
+        (
+            "attempts / refused / gave up",
+            lambda r: f"{r['attempts']}/{r['refused']}/{r['gave_up']}",
+        ),  # noqa: E501
+        ("server CPU per readmission (µs)", n("server_cpu_per_readmission_us", 0)),
+        ("cores: server / worker threads", co("server_core_use", "workers_core_use")),
+        ("cores: client / other processes", co("client_core_use", "others_core_use")),
+        ("server GC: full passes / longest (ms)", gcs("gc_full_count", "gc_full_max_ms")),
+        ("listen overflows", n("listen_overflows", 0)),
     ],
 }
 
@@ -914,6 +1213,8 @@ RATIOS = [
     ("crowded relay latency p99", "capacity", ("crowded", "latency_p99_ms")),
     ("burst set-up p50", "burst", "setup_p50_ms"),
     ("burst set-up p99", "burst", "setup_p99_ms"),
+    ("restart: every room back", "restart", "all_back_s"),
+    ("restart: CPU per readmission", "restart", "server_cpu_per_readmission_us"),
 ]
 
 
@@ -942,14 +1243,14 @@ def targets(results: dict) -> list[tuple[str, str, str]]:
     def check(name, ok, measured):
         out.append((name, measured, "n/a" if ok is None else ("PASS" if ok else "MISS")))
 
-    st, ca, bu = app.get("stress"), app.get("capacity"), app.get("burst")
+    st, ca, bu, rs = (app.get(k) for k in ("stress", "capacity", "burst", "restart"))
     lost = None
     if st or bu:
         lost = (st["frames_lost"] if st else 0) + (bu["frames_lost"] if bu else 0)
     check("zero frames lost (stress + burst)", None if lost is None else lost == 0, f"{lost}")
     parts = []
     total = admitted = 0
-    for name, res in (("stress", st), ("capacity", ca), ("burst", bu)):
+    for name, res in (("stress", st), ("capacity", ca), ("burst", bu), ("restart", rs)):
         if res:
             n, a = res["sockets"], res["sockets_admitted"]
             parts.append(f"{name} {a}/{n}")
@@ -960,6 +1261,8 @@ def targets(results: dict) -> list[tuple[str, str, str]]:
         ("stress p50 <= 1.5x bare p50", "stress", "latency_p50_ms", 1.5),
         ("stress p99 <= 2x bare p99", "stress", "latency_p99_ms", 2.0),
         ("burst p99 <= 1.5x bare", "burst", "setup_p99_ms", 1.5),
+        ("capacity CPU/admission <= 3x bare", "capacity", "server_cpu_per_admission_us", 3.0),
+        ("restart: every room back <= 3x bare", "restart", "all_back_s", 3.0),
     ):
         r = ratio(results, "app", "bare", scenario, key)
         check(name, None if r is None else r <= limit, "-" if r is None else f"{r:.2f}x")
@@ -996,8 +1299,7 @@ def report(results: dict, servers: list[str], sz: Sizes, quick: bool, notes: lis
                 else:
                     cells.append(fmt(res))
             lines.append(f"  {label:<{width - 2}}" + "".join(c.rjust(colw) for c in cells))
-    pairs = [(a, b) for a, b in (("app", "bare"), ("app", "plain"), ("bare", "plain"))]
-    pairs = [(a, b) for a, b in pairs if a in servers and b in servers]
+    pairs = [(a, b) for a, b in PAIRS if a in servers and b in servers]
     if pairs:
         lines += ["", "RATIOS (lower is better for all; 1.00x = same)"]
         heads = [f"{a} / {b}" for a, b in pairs]
@@ -1084,13 +1386,42 @@ def main(argv=None) -> int:
     parser.add_argument("--quick", action="store_true", help="small sizes: a smoke test")
     parser.add_argument("--only", default="", help="comma-separated servers: app,bare,plain")
     parser.add_argument(
-        "--scenarios", default="", help="comma-separated scenarios: stress,capacity,burst"
+        "--scenarios",
+        "--scenario",
+        default="",
+        help="comma-separated scenarios: stress,capacity,burst,restart",
+    )
+    parser.add_argument(
+        "--set",
+        metavar="SIZE=N,...",
+        default="",
+        help="change sizes, e.g. capacity_rooms=300,capacity_hold=5 (see Sizes)",
+    )
+    parser.add_argument(
+        "--compare",
+        metavar="TREE",
+        help="also run the app from another checkout (server `alt`), e.g. with a patch applied",
     )
     parser.add_argument("--json", metavar="PATH", help="also write every figure as JSON")
     parser.add_argument("--keep", action="store_true", help="keep the scratch folder (logs, DB)")
     args = parser.parse_args(argv)
 
     sz = QUICK if args.quick else Sizes()
+    global COMPARE_ROOT
+    if args.compare:
+        COMPARE_ROOT = Path(args.compare).resolve()
+        if not (COMPARE_ROOT / "medconnect" / "asgi.py").exists():
+            parser.error(f"{COMPARE_ROOT} is not a MedConnect checkout")
+        SERVER_LABELS["alt"] = f"app ({COMPARE_ROOT.name})"
+    for item in filter(None, args.set.split(",")):
+        key, _, value = item.partition("=")
+        if key not in Sizes.__dataclass_fields__:
+            known = ", ".join(Sizes.__dataclass_fields__)
+            parser.error(f"unknown size {key!r} (choose from {known})")
+        try:
+            sz = replace(sz, **{key: type(getattr(sz, key))(value)})
+        except ValueError:
+            parser.error(f"{key} needs a number, not {value!r}")
     have_uvicorn = importlib.util.find_spec("uvicorn") is not None
     notes = list(NOTES)
     if args.only:
@@ -1100,6 +1431,10 @@ def main(argv=None) -> int:
             parser.error(f"unknown servers: {', '.join(unknown)} (choose from {ALL_SERVERS})")
     else:
         servers = ["app", "bare", "plain"] + (["uvicorn"] if have_uvicorn else [])
+        if args.compare:
+            servers.insert(1, "alt")
+    if "alt" in servers and not args.compare:
+        parser.error("server `alt` needs --compare TREE")
     if "uvicorn" in servers and not have_uvicorn:
         servers.remove("uvicorn")
     if not have_uvicorn:
@@ -1125,9 +1460,8 @@ def main(argv=None) -> int:
     results: dict = {s: {} for s in servers}
     began = time.monotonic()
     try:
-        per_scenario = {
-            name: sz.warmup_rooms + size(sz) for name, (_func, size) in SCENARIOS.items()
-        }
+        # Rooms (and the app's people and sessions) for the scenarios that run only.
+        per_scenario = {name: sz.warmup_rooms + SCENARIOS[name][1](sz) for name in scenarios}
         fixtures: dict[str, dict[str, list[dict]]] = {}
         synthetic, offset = {}, 0
         for name, count in per_scenario.items():
@@ -1137,7 +1471,7 @@ def main(argv=None) -> int:
             ]
             offset += count
         app_env = app_environment(workdir / "data")
-        if {"app", "uvicorn"} & set(servers):
+        if set(APPS) & set(servers):
             print(f"preparing the app's scratch database ({offset} rooms) ...", flush=True)
             t = time.monotonic()
             rows = prepare_app(workdir / "data", offset)
@@ -1148,7 +1482,7 @@ def main(argv=None) -> int:
                 offset += count
         for scenario in scenarios:
             for kind in servers:
-                is_app = kind in ("app", "uvicorn")
+                is_app = kind in APPS
                 rooms = app_rooms[scenario] if is_app else synthetic[scenario]
                 fixtures.setdefault(kind, {})[scenario] = rooms
                 print(f"{scenario:>8} / {SERVER_LABELS[kind]} ...", end=" ", flush=True)
@@ -1207,7 +1541,7 @@ def main(argv=None) -> int:
                 f"{a}/{b}": {
                     label: ratio(results, a, b, scenario, key) for label, scenario, key in RATIOS
                 }
-                for a, b in (("app", "bare"), ("app", "plain"), ("bare", "plain"))
+                for a, b in PAIRS
                 if a in servers and b in servers
             },
             "targets": [{"target": n, "measured": m, "verdict": v} for n, m, v in targets(results)],
