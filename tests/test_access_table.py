@@ -34,6 +34,8 @@ TABLE = {
     "password_reset_complete": ("get", {}, (200, 200, 200, 200, 200)),
     "accounts:invitation_accept": ("get", _BAD, (200, 200, 200, 200, 200)),
     "accounts:profile": ("get", {}, (_L, 200, 200, 200, 200)),
+    # The idle warning's JSON: 401 (not a redirect to the login page) for no session.
+    "accounts:session": ("get", {}, (401, 200, 200, 200, 200)),
     "accounts:doctor_list": ("get", {}, (_L, 403, 403, 403, 200)),
     "accounts:doctor_create": ("get", {}, (_L, 403, 403, 403, 200)),
     "accounts:doctor_detail": ("get", {"pk": "doctor"}, (_L, 403, 403, 403, 200)),
