@@ -1,5 +1,6 @@
 """The first minute: `make run` on a new database serves the product, not Django's debug pages."""
 
+import contextlib
 import os
 import re
 import shutil
@@ -58,11 +59,13 @@ def make_run(tmp_path):
             pytest.fail(f"make run did not serve in time:\n{output.read_text()}")
         yield url, output
     finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(20)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
+        # make and Daphne share a process group of their own: stop both, if still there.
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGTERM)
+            try:
+                process.wait(20)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
 
 
 def test_make_run_prints_the_logins_and_shows_the_products_own_pages(make_run):

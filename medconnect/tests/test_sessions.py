@@ -264,6 +264,9 @@ def test_signed_in_pages_carry_the_idle_warning_in_portuguese(client, doctor):
     assert f'data-warn-seconds="{django_settings.SESSION_IDLE_WARNING_MINUTES * 60}"' in html
     assert "Continuar conectado" in html
     assert re.search(r"js/session\.[0-9a-f]+\.js", html)
+    # Read by JavaScript: 1799 seconds, never pt-BR's "1.799" (which Number() reads as 1.8 s).
+    seconds = int(re.search(r'data-expires-in="([^"]*)"', html).group(1))
+    assert 29 * 60 < seconds <= 30 * 60
 
 
 def test_the_login_page_has_no_idle_warning(client, db):
