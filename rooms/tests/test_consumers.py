@@ -136,7 +136,10 @@ async def test_an_expired_session_is_closed_with_4401_like_no_session(room):
 
 
 def count_admission_work(monkeypatch):
-    """Trips to the database thread and SQL statements, from every thread."""
+    """Trips to the database thread and SQL statements, from every thread.
+
+    Not SQLite's BEGIN: PostgreSQL's driver opens transactions without a statement.
+    """
     from channels.db import DatabaseSyncToAsync
     from django.db.backends.utils import CursorWrapper
 
@@ -147,9 +150,9 @@ def count_admission_work(monkeypatch):
         seen["trips"] += 1
         return trip(self, *args, **kwargs)
 
-    def counted_execute(self, *args, **kwargs):
-        seen["statements"] += 1
-        return execute(self, *args, **kwargs)
+    def counted_execute(self, sql, *args, **kwargs):
+        seen["statements"] += not sql.startswith("BEGIN")
+        return execute(self, sql, *args, **kwargs)
 
     monkeypatch.setattr(DatabaseSyncToAsync, "thread_handler", counted_trip)
     monkeypatch.setattr(CursorWrapper, "_execute_with_wrappers", counted_execute)
@@ -169,8 +172,8 @@ async def test_a_patient_is_admitted_in_one_trip_to_the_database_thread(room, mo
     welcome = await frame(patient)
 
     assert welcome["type"] == "welcome" and welcome["peers"][0]["id"] == room.doctor_id
-    # BEGIN, session, user, room, consent, presences, the new presence, the room's times
-    assert seen == {"trips": 1, "statements": 8}
+    # The session, the user, the room, consent, presences, the new presence, the room's times
+    assert seen == {"trips": 1, "statements": 7}
     assert (await frame(doctor))["type"] == "peer-joined"
     await doctor.disconnect()
     await patient.disconnect()
