@@ -570,12 +570,16 @@ class NotificationConsumer(AsyncWebsocketConsumer):
     async def connect(self):
         await self.accept()
         user = self.scope.get("user")
+        session = self.scope.get("session")
         if user is None or not user.is_authenticated or not user.is_active:
+            return await self.close(CLOSE_NOT_LOGGED_IN)
+        # AuthMiddleware has loaded the session to find the user: reading its
+        # clock here touches no database.
+        if session is not None and session_is_expired(session):
             return await self.close(CLOSE_NOT_LOGGED_IN)
         if user.role != Role.DOCTOR:
             return await self.close(CLOSE_FORBIDDEN)
         self.groups_joined = [services.notify_group(user.pk), services.user_group(user.pk)]
-        session = self.scope.get("session")
         self.session_key = (session.session_key if session is not None else "") or ""
         if self.session_key:
             self.groups_joined.append(services.session_group(self.session_key))

@@ -105,31 +105,34 @@ async def test_an_ended_room_is_closed_with_4410(room):
     assert await closed_with(socket) == 4410
 
 
-async def test_an_expired_session_is_closed_with_4401_like_no_session(room):
-    # The HTTP pages end a session after its idle or absolute timeout; a socket
-    # opened with the same cookie must not outlive that rule.
+def _shift_clock(client, *, login, active):
+    """Move the session's clock back (seconds ago), as accounts.middleware keeps it."""
     import time
 
     from accounts.middleware import ACTIVE_AT, LOGIN_AT
 
+    session = client.session
+    now = int(time.time())
+    session[LOGIN_AT] = now - login
+    session[ACTIVE_AT] = now - active
+    session.save()
+
+
+async def test_an_expired_session_is_closed_with_4401_like_no_session(room):
+    # The HTTP pages end a session after its idle or absolute timeout; a socket
+    # opened with the same cookie must not outlive that rule.
     client = await sync_to_async(_session_client)(room.doctor)
-
-    def shift(**seconds_ago):
-        session = client.session
-        now = int(time.time())
-        session[LOGIN_AT] = now - seconds_ago["login"]
-        session[ACTIVE_AT] = now - seconds_ago["active"]
-        session.save()
-
-    await sync_to_async(shift)(login=3600, active=31 * 60)  # idle past 30 minutes
+    # Idle for 31 minutes:
+    await sync_to_async(_shift_clock)(client, login=3600, active=31 * 60)
     socket = await open_socket(client=client, room=room)
     assert await closed_with(socket) == 4401
-    await sync_to_async(shift)(login=13 * 3600, active=0)  # active, but older than 12 hours
+    # Active, but signed in 13 hours ago:
+    await sync_to_async(_shift_clock)(client, login=13 * 3600, active=0)
     socket = await open_socket(client=client, room=room)
     assert await closed_with(socket) == 4401
     assert not await sync_to_async(Presence.objects.filter(room=room).exists)()
 
-    await sync_to_async(shift)(login=3600, active=29 * 60)
+    await sync_to_async(_shift_clock)(client, login=3600, active=29 * 60)
     socket = await open_socket(client=client, room=room)
     assert (await frame(socket))["type"] == "welcome"
     await socket.disconnect()
@@ -551,6 +554,17 @@ async def test_the_notifications_socket_follows_the_same_admission_rules(room, a
         assert await closed_with(socket) == 4403
     foreign = await open_socket(room.doctor, "/ws/notifications/", origin="http://evil.example")
     assert foreign.connected is False
+
+
+async def test_the_notifications_socket_of_an_expired_session_is_closed_with_4401(room):
+    client = await sync_to_async(_session_client)(room.doctor)
+    await sync_to_async(_shift_clock)(client, login=3600, active=31 * 60)
+    socket = await open_socket(client=client, path="/ws/notifications/")
+    assert await closed_with(socket) == 4401
+    await sync_to_async(_shift_clock)(client, login=3600, active=60)
+    socket = await open_socket(client=client, path="/ws/notifications/")
+    assert await socket.receive_nothing(timeout=0.3)
+    await socket.disconnect()
 
 
 async def test_the_doctor_hears_when_a_patient_is_waiting(room):
