@@ -335,6 +335,16 @@ def leave(room, user, channel):
     return services.presence_leave(room_id=room.pk, user_id=user.pk, channel_name=channel)
 
 
+@pytest.mark.django_db(transaction=True)
+def test_presence_join_refuses_to_run_without_the_callers_transaction(room):
+    # The room must be the one the caller read locked: on its own, the join
+    # would decide on a room read before the lock (or not locked at all).
+    services.server_beat(server_id="s1")
+    with pytest.raises(RuntimeError):
+        services.presence_join(room=room, user=room.doctor, channel_name="c.x", server_id="s1")
+    assert not Presence.objects.exists()
+
+
 def test_the_call_starts_when_both_are_present_and_never_moves_later(room, clock):
     doctor, patient = room.doctor, room.patient
 
