@@ -9,8 +9,8 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "medconnect.settings")
 # Django must be set up before anything imports models.
 django_asgi_app = get_asgi_application()
 
-from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
+from channels.sessions import SessionMiddlewareStack  # noqa: E402
 from django.urls import re_path  # noqa: E402
 
 from rooms.routing import websocket_urlpatterns  # noqa: E402
@@ -25,7 +25,9 @@ application = ProtocolTypeRouter(
         "http": django_asgi_app,
         "websocket": HandshakeLimiter(
             SameOriginValidator(
-                AuthMiddlewareStack(
+                # Sessions only: the signaling consumer reads the user in its own
+                # database trip; rooms/routing.py adds AuthMiddleware where needed.
+                SessionMiddlewareStack(
                     URLRouter([*websocket_urlpatterns, re_path(r"", deny_unknown_path())])
                 )
             )

@@ -31,9 +31,11 @@ from channels.exceptions import ChannelFull, StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
 from channels.layers import get_channel_layer
 from django.conf import settings
-from django.db import DatabaseError
+from django.contrib import auth
+from django.db import DatabaseError, transaction
 from django.utils import translation
 
+from accounts.middleware import session_is_expired
 from accounts.models import Role
 
 from . import ice, services
@@ -99,35 +101,71 @@ def _non_negative_number(value) -> float | None:
     return number if math.isfinite(number) and number >= 0 else None
 
 
-@database_sync_to_async
-def _admit_and_join(user, code, channel_name, session_key):
-    """Decide admission and record presence in one trip to the database thread.
+class _SessionOnly:
+    """What django.contrib.auth.get_user reads from a request: its session."""
 
-    Returns (close code or 0, room, Join). Admission is decided once, here.
+    def __init__(self, session):
+        self.session = session
+
+
+def _session_user(session):
+    """The signed-in, active user of a session whose timeouts have not run out, or None.
+
+    django.contrib.auth.get_user's rules (backend, session hash, fallback
+    secrets), as Channels' AuthMiddleware applies them, then the idle and
+    absolute timeouts the HTTP pages apply (accounts.middleware).
     """
-    # get(), not filter().first(): the code is unique, and first() would compile
-    # an ORDER BY on every admission.
-    try:
-        room = Room.objects.select_related("doctor__doctor_profile", "patient").get(code=code)
-    except Room.DoesNotExist:
-        return CLOSE_NO_ROOM, None, None
-    if user.pk not in (room.doctor_id, room.patient_id) or user.role == Role.ADMIN:
-        return CLOSE_FORBIDDEN, None, None
-    if room.status != RoomStatus.OPEN:
-        return CLOSE_ENDED, None, None
-    if user.role == Role.PATIENT and not services.consent_given(patient=user):
-        # The call cannot start before the patient accepted the telemedicine term.
-        return CLOSE_FORBIDDEN, None, None
-    join = services.presence_join(
-        room_id=room.pk,
-        user=user,
-        channel_name=channel_name,
-        server_id=SERVER_ID,
-        session_key=session_key,
-    )
-    if join.ended:
-        return CLOSE_ENDED, None, None
-    return 0, room, join
+    if session is None:
+        return None
+    user = auth.get_user(_SessionOnly(session))
+    if not user.is_authenticated or not user.is_active or session_is_expired(session):
+        return None
+    return user
+
+
+@database_sync_to_async
+def _admit_and_join(session, code, channel_name):
+    """Who is asking, admission and presence in one trip to the database thread.
+
+    Every trip queues behind all other admissions on the one database thread
+    (after a restart, every call at once): Channels' AuthMiddleware made one of
+    its own for the session and user, before this one. Returns (close code or
+    0, room, Join, user). Admission is decided once, here.
+    """
+    user = _session_user(session)
+    if user is None:
+        return CLOSE_NOT_LOGGED_IN, None, None, None
+    with transaction.atomic():
+        # The room is read once, locked for the join: FOR UPDATE OF the room
+        # only, so on PostgreSQL the joined users and profile stay unlocked.
+        # get(), not filter().first(): the code is unique, and first() would
+        # compile an ORDER BY on every admission.
+        try:
+            room = (
+                Room.objects.select_related("doctor__doctor_profile", "patient")
+                .select_for_update(of=("self",))
+                .get(code=code)
+            )
+        except Room.DoesNotExist:
+            return CLOSE_NO_ROOM, None, None, None
+        if user.pk not in (room.doctor_id, room.patient_id) or user.role == Role.ADMIN:
+            return CLOSE_FORBIDDEN, None, None, None
+        if room.status != RoomStatus.OPEN:
+            return CLOSE_ENDED, None, None, None
+        if user.role == Role.PATIENT and not services.consent_given(patient=user):
+            # The call cannot start before the patient accepted the telemedicine term.
+            return CLOSE_FORBIDDEN, None, None, None
+        join = services.presence_join(
+            room=room,
+            user=user,
+            channel_name=channel_name,
+            server_id=SERVER_ID,
+            session_key=session.session_key or "",
+            # Decided here, on the database thread, not when the call was queued:
+            # under a storm the queue itself can take seconds.
+            beat=heartbeat.due(),
+        )
+    return 0, room, join, user
 
 
 class SignalingConsumer(AsyncWebsocketConsumer):
@@ -184,16 +222,13 @@ class SignalingConsumer(AsyncWebsocketConsumer):
     async def connect(self):
         # Refusals are accepted and then closed, so the browser can read the code.
         await self.accept()
-        user = self.scope.get("user")
-        if user is None or not user.is_authenticated or not user.is_active:
-            return await self.close(CLOSE_NOT_LOGGED_IN)
         translation.activate(settings.LANGUAGE_CODE)
-        session = self.scope.get("session")
-        session_key = (session.session_key if session is not None else "") or ""
         try:
             await heartbeat.ensure_running()
-            refusal, room, join = await _admit_and_join(
-                user, self.scope["url_route"]["kwargs"]["code"], self.channel_name, session_key
+            refusal, room, join, user = await _admit_and_join(
+                self.scope.get("session"),
+                self.scope["url_route"]["kwargs"]["code"],
+                self.channel_name,
             )
         except DatabaseError as error:
             # Locked or unreachable for longer than its timeout: nothing was
@@ -474,10 +509,26 @@ class Heartbeat:
 
     def __init__(self):
         self.task = None
+        self.beat_at = -math.inf
+
+    def due(self) -> bool:
+        """Whether a join should beat too: this process's last beat is half-way to stale.
+
+        A fresher beat means no process can have swept this process's row
+        (that takes STALE_AFTER without a beat), so the new presence can point
+        at it without writing it again. Half, not one INTERVAL: under a
+        reconnect storm the tick's own beat queues behind the admissions.
+        """
+        return time.monotonic() - self.beat_at > self.STALE_AFTER / 2
+
+    async def beat(self):
+        at = time.monotonic()  # before the write: the row is at least this fresh
+        await database_sync_to_async(services.server_beat)(server_id=SERVER_ID)
+        self.beat_at = at
 
     async def ensure_running(self):
         if self.task is None or self.task.done():
-            await database_sync_to_async(services.server_beat)(server_id=SERVER_ID)
+            await self.beat()
             self.task = asyncio.ensure_future(self.run())
 
     async def run(self):
@@ -490,7 +541,7 @@ class Heartbeat:
 
     async def tick(self):
         """Beat for this process, then report the participants of dead ones as lost."""
-        await database_sync_to_async(services.server_beat)(server_id=SERVER_ID)
+        await self.beat()
         swept = await database_sync_to_async(services.presence_sweep_dead_servers)(
             timeout=dt.timedelta(seconds=self.STALE_AFTER)
         )
@@ -519,12 +570,16 @@ class NotificationConsumer(AsyncWebsocketConsumer):
     async def connect(self):
         await self.accept()
         user = self.scope.get("user")
+        session = self.scope.get("session")
         if user is None or not user.is_authenticated or not user.is_active:
+            return await self.close(CLOSE_NOT_LOGGED_IN)
+        # AuthMiddleware has loaded the session to find the user: reading its
+        # clock here touches no database.
+        if session is not None and session_is_expired(session):
             return await self.close(CLOSE_NOT_LOGGED_IN)
         if user.role != Role.DOCTOR:
             return await self.close(CLOSE_FORBIDDEN)
         self.groups_joined = [services.notify_group(user.pk), services.user_group(user.pk)]
-        session = self.scope.get("session")
         self.session_key = (session.session_key if session is not None else "") or ""
         if self.session_key:
             self.groups_joined.append(services.session_group(self.session_key))

@@ -178,18 +178,36 @@ def server_beat(*, server_id: str) -> None:
         ServerInstance.objects.create(id=server_id, started_at=now, last_beat_at=now)
 
 
-@transaction.atomic
 def presence_join(
-    *, room_id: int, user: User, channel_name: str, server_id: str, session_key: str = ""
+    *,
+    room: Room,
+    user: User,
+    channel_name: str,
+    server_id: str,
+    session_key: str = "",
+    beat: bool = True,
 ) -> Join:
-    """Record that `user` is in the room through `channel_name` (the newest wins)."""
-    room = Room.objects.select_for_update().get(pk=room_id)
+    """Record that `user` is in the room through `channel_name` (the newest wins).
+
+    The caller holds `room` locked (select_for_update) in its own transaction,
+    read with its doctor (and profile) and patient: admission reads the room
+    once. `beat=False` when this process's heartbeat row is known to be fresh.
+    """
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("presence_join runs inside the caller's transaction")
     if room.status != RoomStatus.OPEN:
         return Join(room=room, ended=True)
     now = timezone.now()
-    server_beat(server_id=server_id)
+    if beat:
+        server_beat(server_id=server_id)
     # One query for everyone in the room: this user's older connection and the peers.
-    present = list(Presence.objects.filter(room=room).select_related("user__doctor_profile"))
+    # Only the room's doctor and patient are ever admitted, and the caller's room
+    # comes with both (and the doctor's profile): no join to load them again.
+    present = list(Presence.objects.filter(room=room))
+    people = {room.doctor_id: room.doctor, room.patient_id: room.patient}
+    for presence in present:
+        if presence.user_id in people:
+            presence.user = people[presence.user_id]
     previous = next((p for p in present if p.user_id == user.pk), None)
     peers = [p for p in present if p.user_id != user.pk]
     replaced = previous.channel_name if previous else ""

@@ -280,11 +280,14 @@ async def send_end(ws):
         await ws.send(json.dumps({"type": "end"}))
 
 
-async def end_from_two_doctor_sockets(first, second, rooms, doctor_cookie, patient_cookie):
+async def end_from_two_doctor_sockets(first, second, open_room, doctor_cookie, patient_cookie):
     """Both of the doctor's sockets send `end` at once: every socket that was
     welcomed is told `ended` and closed with 4410; one admitted after the end
     gets 4410 without a welcome. None stays open."""
-    for i, room in enumerate(rooms):
+    from asgiref.sync import sync_to_async
+
+    for i in range(ROUNDS):
+        room = await sync_to_async(open_room)()
         path = f"/ws/rooms/{room.code}/"
         patient = await connect(second, path, cookie=patient_cookie)
         assert (await next_frame(patient))["type"] == "welcome"
@@ -313,13 +316,20 @@ def test_reconnects_and_concurrent_ends_on_one_or_two_processes(servers, room):
     first, second = servers
     patient = PatientFactory(doctor=room.doctor)
     ConsentFactory(patient=patient)
-    rooms = [RoomFactory(doctor=room.doctor, patient=patient) for _ in range(ROUNDS)]
+    rooms = []
+
+    def open_room():
+        # One open room per pair (rooms_one_open_room_per_pair): each round's
+        # room is opened once the previous one has ended.
+        rooms.append(RoomFactory(doctor=room.doctor, patient=patient))
+        return rooms[-1]
+
     doctor_cookie, patient_cookie = cookie_for(room.doctor), cookie_for(patient)
 
     async def scenario():
         for replaced in ("patient", "doctor"):
             await reconnect_rounds(first, second, room, replaced)
-        await end_from_two_doctor_sockets(first, second, rooms, doctor_cookie, patient_cookie)
+        await end_from_two_doctor_sockets(first, second, open_room, doctor_cookie, patient_cookie)
 
     asyncio.run(scenario())
     assert Room.objects.filter(pk__in=[r.pk for r in rooms], status="ended").count() == ROUNDS

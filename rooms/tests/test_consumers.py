@@ -105,6 +105,98 @@ async def test_an_ended_room_is_closed_with_4410(room):
     assert await closed_with(socket) == 4410
 
 
+def _shift_clock(client, *, login, active):
+    """Move the session's clock back (seconds ago), as accounts.middleware keeps it."""
+    import time
+
+    from accounts.middleware import ACTIVE_AT, LOGIN_AT
+
+    session = client.session
+    now = int(time.time())
+    session[LOGIN_AT] = now - login
+    session[ACTIVE_AT] = now - active
+    session.save()
+
+
+async def test_an_expired_session_is_closed_with_4401_like_no_session(room):
+    # The HTTP pages end a session after its idle or absolute timeout; a socket
+    # opened with the same cookie must not outlive that rule.
+    client = await sync_to_async(_session_client)(room.doctor)
+    # Idle for 31 minutes:
+    await sync_to_async(_shift_clock)(client, login=3600, active=31 * 60)
+    socket = await open_socket(client=client, room=room)
+    assert await closed_with(socket) == 4401
+    # Active, but signed in 13 hours ago:
+    await sync_to_async(_shift_clock)(client, login=13 * 3600, active=0)
+    socket = await open_socket(client=client, room=room)
+    assert await closed_with(socket) == 4401
+    assert not await sync_to_async(Presence.objects.filter(room=room).exists)()
+
+    await sync_to_async(_shift_clock)(client, login=3600, active=29 * 60)
+    socket = await open_socket(client=client, room=room)
+    assert (await frame(socket))["type"] == "welcome"
+    await socket.disconnect()
+
+
+def count_admission_work(monkeypatch):
+    """Trips to the database thread and SQL statements, from every thread.
+
+    Not SQLite's BEGIN: PostgreSQL's driver opens transactions without a statement.
+    """
+    from channels.db import DatabaseSyncToAsync
+    from django.db.backends.utils import CursorWrapper
+
+    seen = {"trips": 0, "statements": 0}
+    trip, execute = DatabaseSyncToAsync.thread_handler, CursorWrapper._execute_with_wrappers
+
+    def counted_trip(self, *args, **kwargs):
+        seen["trips"] += 1
+        return trip(self, *args, **kwargs)
+
+    def counted_execute(self, sql, *args, **kwargs):
+        seen["statements"] += not sql.startswith("BEGIN")
+        return execute(self, sql, *args, **kwargs)
+
+    monkeypatch.setattr(DatabaseSyncToAsync, "thread_handler", counted_trip)
+    monkeypatch.setattr(CursorWrapper, "_execute_with_wrappers", counted_execute)
+    return seen
+
+
+async def test_a_patient_is_admitted_in_one_trip_to_the_database_thread(room, monkeypatch):
+    # Every trip queues behind all other admissions on the one database thread,
+    # and after a restart every call reconnects at once. One trip: the session's
+    # user, the room (read once, locked), consent and presence; the heartbeat row
+    # is fresh, so the join does not write it again.
+    doctor, _ = await joined(room.doctor, room)
+    client = await sync_to_async(_session_client)(room.patient)
+    seen = count_admission_work(monkeypatch)
+
+    patient = await open_socket(room=room, client=client)
+    welcome = await frame(patient)
+
+    assert welcome["type"] == "welcome" and welcome["peers"][0]["id"] == room.doctor_id
+    # The session, the user, the room, consent, presences, the new presence, the room's times
+    assert seen == {"trips": 1, "statements": 7}
+    assert (await frame(doctor))["type"] == "peer-joined"
+    await doctor.disconnect()
+    await patient.disconnect()
+
+
+async def test_a_join_writes_the_heartbeat_again_once_it_is_half_way_to_stale(room):
+    # Joins skip the heartbeat row while it is fresh. A process whose beats
+    # stopped long enough (a paused event loop) may have been swept by another
+    # one: its next join writes the row again, so the presence has a server.
+    doctor, _ = await joined(room.doctor, room)
+    await doctor.disconnect(code=1000)
+    await sync_to_async(ServerInstance.objects.filter(pk=consumers.SERVER_ID).delete)()
+    consumers.heartbeat.beat_at -= consumers.Heartbeat.STALE_AFTER
+    patient, _ = await joined(room.patient, room)
+    presence = await sync_to_async(Presence.objects.get)(user=room.patient)
+    assert presence.server_id == consumers.SERVER_ID
+    assert await sync_to_async(ServerInstance.objects.filter(pk=consumers.SERVER_ID).exists)()
+    await patient.disconnect()
+
+
 async def test_a_foreign_origin_is_refused_before_the_socket_exists(room):
     for origin in ("http://evil.example", "https://testserver", "null", None):
         socket = await open_socket(room.doctor, room=room, origin=origin)
@@ -464,6 +556,17 @@ async def test_the_notifications_socket_follows_the_same_admission_rules(room, a
     assert foreign.connected is False
 
 
+async def test_the_notifications_socket_of_an_expired_session_is_closed_with_4401(room):
+    client = await sync_to_async(_session_client)(room.doctor)
+    await sync_to_async(_shift_clock)(client, login=3600, active=31 * 60)
+    socket = await open_socket(client=client, path="/ws/notifications/")
+    assert await closed_with(socket) == 4401
+    await sync_to_async(_shift_clock)(client, login=3600, active=60)
+    socket = await open_socket(client=client, path="/ws/notifications/")
+    assert await socket.receive_nothing(timeout=0.3)
+    await socket.disconnect()
+
+
 async def test_the_doctor_hears_when_a_patient_is_waiting(room):
     notices = await open_socket(room.doctor, "/ws/notifications/")
     assert notices.connected
@@ -752,7 +855,7 @@ def _locked_admission(monkeypatch):
 
 async def test_a_busy_database_at_admission_closes_with_try_again_later(room, monkeypatch):
     client = await sync_to_async(_session_client)(room.patient)
-    # The session and the user load before the lock: the room's rows do not.
+    # Locked from the admission's first query on: the session's own row.
     monkeypatch.setattr(consumers, "_admit_and_join", _locked_admission(monkeypatch))
     socket = await open_socket(client=client, room=room)
     assert await closed_with(socket) == 1013
@@ -811,6 +914,20 @@ async def test_the_session_that_changed_the_password_keeps_its_call_until_it_log
     response = await sync_to_async(here.post)("/accounts/logout/")
     assert response.status_code == 302
     assert await closed_with(call) == 4401
+
+
+async def test_a_session_from_before_a_password_change_cannot_open_a_socket(room):
+    # The session hash check of django.contrib.auth.get_user, made at admission:
+    # an old cookie (another browser) is not signed in any more.
+    elsewhere = await sync_to_async(_session_client)(room.doctor)
+    here = await sync_to_async(_session_client)(room.doctor)
+    response = await sync_to_async(_change_password)(here)
+    assert response.status_code == 302
+    socket = await open_socket(client=elsewhere, room=room)
+    assert await closed_with(socket) == 4401
+    socket = await open_socket(client=here, room=room)
+    assert (await frame(socket))["type"] == "welcome"
+    await socket.disconnect()
 
 
 async def test_resetting_the_password_closes_all_their_sockets(room):

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import connection
+from django.db import connection, transaction
 from django.utils import timezone, translation
 
 from accounts.tests.factories import AdminFactory, PatientFactory
@@ -226,9 +226,7 @@ def test_room_finalize_tells_the_room_only_after_commit(
         services, "_send_to_channels", lambda channels, message: sent.append((channels, message))
     )
     services.server_beat(server_id="s1")
-    services.presence_join(
-        room_id=room.pk, user=room.patient, channel_name="c.patient", server_id="s1"
-    )
+    join(room, room.patient, "c.patient")
 
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         services.room_finalize(room=room, by=doctor)
@@ -320,14 +318,31 @@ def test_finalizing_stale_rooms_twice_finalizes_nothing_more(room, clock):
 # --- Presence -----------------------------------------------------------------------
 
 
-def join(room, user, channel, server="s1"):
-    return services.presence_join(
-        room_id=room.pk, user=user, channel_name=channel, server_id=server
-    )
+def join(room, user, channel, server="s1", session_key=""):
+    """As admission calls it: in a transaction holding the room locked."""
+    with transaction.atomic():
+        locked = (
+            Room.objects.select_related("doctor__doctor_profile", "patient")
+            .select_for_update(of=("self",))
+            .get(pk=room.pk)
+        )
+        return services.presence_join(
+            room=locked, user=user, channel_name=channel, server_id=server, session_key=session_key
+        )
 
 
 def leave(room, user, channel):
     return services.presence_leave(room_id=room.pk, user_id=user.pk, channel_name=channel)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_presence_join_refuses_to_run_without_the_callers_transaction(room):
+    # The room must be the one the caller read locked: on its own, the join
+    # would decide on a room read before the lock (or not locked at all).
+    services.server_beat(server_id="s1")
+    with pytest.raises(RuntimeError):
+        services.presence_join(room=room, user=room.doctor, channel_name="c.x", server_id="s1")
+    assert not Presence.objects.exists()
 
 
 def test_the_call_starts_when_both_are_present_and_never_moves_later(room, clock):
@@ -652,13 +667,7 @@ def test_logging_out_succeeds_with_the_channel_layer_unreachable(room, settings,
     client = Client()
     client.force_login(room.doctor)
     services.server_beat(server_id="s1")
-    services.presence_join(
-        room_id=room.pk,
-        user=room.doctor,
-        channel_name="specific.abc!def",
-        server_id="s1",
-        session_key=client.session.session_key,
-    )
+    join(room, room.doctor, "specific.abc!def", session_key=client.session.session_key)
 
     response = client.post("/accounts/logout/")
 
