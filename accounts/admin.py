@@ -378,13 +378,8 @@ AccessFailureLog.__str__ = _failure_str
 AccessLog.__str__ = _login_str
 
 
-class LoginRecordAdmin(admin.ModelAdmin):
-    """Written by django-axes alone: nobody adds or edits them here."""
-
-    list_filter = ("attempt_time",)
-    search_fields = ("username", "ip_address")
-    date_hierarchy = "attempt_time"
-    ordering = ("-attempt_time",)
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Rows written by services or by a library: shown, never added, changed or deleted here."""
 
     def has_add_permission(self, request):
         return False
@@ -394,6 +389,15 @@ class LoginRecordAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+class LoginRecordAdmin(ReadOnlyAdmin):
+    """Written by django-axes alone: nobody adds or edits them here."""
+
+    list_filter = ("attempt_time",)
+    search_fields = ("username", "ip_address")
+    date_hierarchy = "attempt_time"
+    ordering = ("-attempt_time",)
 
     @admin.display(description=_("E-mail typed"), ordering="username")
     def typed_email(self, obj):

@@ -11,6 +11,7 @@ from django.core.exceptions import FieldDoesNotExist
 from django.db.models.constants import LOOKUP_SEP
 from django.utils.translation import gettext_lazy as _
 
+from accounts.admin import ReadOnlyAdmin
 from accounts.backends import client_ip
 from accounts.models import Role, User
 
@@ -19,7 +20,7 @@ from .models import EmergencyAccess, Evolution, RecordAccess, RecordSection
 from .permissions import emergency_access_to
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
+class ClinicalReadOnlyAdmin(ReadOnlyAdmin):
     """Nothing is added, changed or deleted here (no delete action either).
 
     The changelist filters only on the columns it shows. Django accepts a
@@ -31,15 +32,6 @@ class ReadOnlyAdmin(admin.ModelAdmin):
     """
 
     clinical_lookups: tuple[str, ...] = ()
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     def _field_name(self, lookup: str) -> str:
         part = lookup.split(LOOKUP_SEP)[0]
@@ -102,7 +94,7 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
 
 @admin.register(Evolution)
-class EvolutionAdmin(ReadOnlyAdmin):
+class EvolutionAdmin(ClinicalReadOnlyAdmin):
     list_display = ("created_at", "patient", "doctor", "revision", "room")
     list_select_related = (
         "patient",
@@ -148,7 +140,7 @@ class EvolutionAdmin(ReadOnlyAdmin):
 
 
 @admin.register(RecordAccess)
-class RecordAccessAdmin(ReadOnlyAdmin):
+class RecordAccessAdmin(ClinicalReadOnlyAdmin):
     list_display = (
         "created_at", "viewer", "viewer_role", "patient", "section", "refused", "ip_address"
     )  # fmt: skip
@@ -159,7 +151,7 @@ class RecordAccessAdmin(ReadOnlyAdmin):
 
 
 @admin.register(EmergencyAccess)
-class EmergencyAccessAdmin(ReadOnlyAdmin):
+class EmergencyAccessAdmin(ClinicalReadOnlyAdmin):
     list_display = ("created_at", "admin", "patient", "expires_at", "reason")
     list_select_related = ("admin", "patient")
     list_filter = ("created_at",)

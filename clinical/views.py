@@ -116,23 +116,17 @@ class ClinicalMixin(RoleRequiredMixin):
     def _refuse(self, patient, section, evolution=None):
         """Not found, as if it did not exist; a staff member's try at a real record is logged."""
         if patient is not None and has_role(self.request.user, Role.DOCTOR, Role.ADMIN):
-            services.record_access_log(
-                viewer=self.request.user,
-                patient=patient,
-                section=section,
-                evolution=evolution,
-                ip_address=client_ip(self.request),
-                refused=True,
-            )
+            self.log_access(patient, section, evolution, refused=True)
         raise Http404
 
-    def log_access(self, patient, section, evolution=None):
+    def log_access(self, patient, section, evolution=None, *, refused=False):
         services.record_access_log(
             viewer=self.request.user,
             patient=patient,
             section=section,
             evolution=evolution,
             ip_address=client_ip(self.request),
+            refused=refused,
         )
 
 
