@@ -1,6 +1,6 @@
-from decimal import ROUND_HALF_UP, Decimal
-
 from django import template
+
+from billing.money import format_brl, format_percentage
 
 register = template.Library()
 
@@ -10,11 +10,12 @@ def brl(value) -> str:
     """Format an amount as Brazilian reais: R$ 1.234,56 (negative: -R$ 1.234,56)."""
     if value is None or value == "":
         return ""
-    amount = Decimal(value).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
-    sign = "-" if amount < 0 else ""
-    whole, cents = f"{abs(amount):.2f}".split(".")
-    groups = []
-    while whole:
-        groups.insert(0, whole[-3:])
-        whole = whole[:-3]
-    return f"{sign}R$\u00a0{'.'.join(groups)},{cents}"
+    return format_brl(value)
+
+
+@register.filter
+def percentage(value) -> str:
+    """A share as people write it: 30 %, 33,33 %."""
+    if value is None or value == "":
+        return ""
+    return format_percentage(value)

@@ -1,0 +1,94 @@
+"""Money and percentages: read the Brazilian way, split once, never through a float.
+
+An amount typed by a person is read strictly: "1.234,56", "150", "150,5",
+"R$ 150,00" and "150.50" are understood; anything that could be read two ways
+("1.234": one thousand two hundred and thirty-four, or one point two three
+four?) or is not a plain amount ("NaN", "1e3", "-5") is refused with a message
+that says why, never guessed.
+"""
+
+import re
+from decimal import ROUND_HALF_UP, Decimal
+
+from django.core.exceptions import ValidationError
+from django.utils.translation import gettext_lazy as _
+
+CENT = Decimal("0.01")
+HUNDRED = Decimal("100")
+
+# Digits with a decimal comma; dots only as thousands separators, in groups of three.
+_BRAZILIAN = re.compile(r"(?:\d{1,3}(?:\.\d{3})+|\d+)(?:,(\d+))?")
+# A single dot followed by one or two digits is a decimal point ("150.50").
+_DOT_DECIMAL = re.compile(r"\d+\.(\d{1,2})")
+_CURRENCY = re.compile(r"^R\$\s*", re.IGNORECASE)
+
+
+def parse_amount(text, *, what=None, suffix: str = "") -> Decimal:
+    """The Decimal a person meant by `text`, with at most two decimal places.
+
+    `suffix` is a unit that may follow the number ("%" for percentages).
+    Raises ValidationError (codes: required, negative, invalid, ambiguous,
+    decimal_places) with a message for the person who typed it.
+    """
+    what = what or _("an amount")
+    if isinstance(text, Decimal):
+        text = str(text)
+    if isinstance(text, float | bool) or not isinstance(text, str | int):
+        raise ValidationError(
+            _("Type %(what)s with digits."), code="invalid", params={"what": what}
+        )
+    value = str(text).replace("\u00a0", " ").strip()
+    value = _CURRENCY.sub("", value)
+    if suffix and value.endswith(suffix):
+        value = value[: -len(suffix)].rstrip()
+    if not value:
+        raise ValidationError(_("Type %(what)s."), code="required", params={"what": what})
+    if value.startswith("-"):
+        raise ValidationError(_("The value cannot be negative."), code="negative")
+    if _DOT_DECIMAL.fullmatch(value) and "," not in value:
+        decimals = _DOT_DECIMAL.fullmatch(value).group(1)
+        number = value
+    elif match := _BRAZILIAN.fullmatch(value):
+        if re.fullmatch(r"\d{1,3}\.\d{3}", value):
+            raise ValidationError(
+                _("“%(value)s” can be read two ways. For %(value)s reais, type %(value)s,00."),
+                code="ambiguous",
+                params={"value": value},
+            )
+        decimals = match.group(1) or ""
+        number = value.replace(".", "").replace(",", ".")
+    else:
+        raise ValidationError(
+            _("Type %(what)s with digits only, such as 1.234,56."),
+            code="invalid",
+            params={"what": what},
+        )
+    if len(decimals) > 2:
+        raise ValidationError(_("Use at most two decimal places."), code="decimal_places")
+    return Decimal(number).quantize(CENT)
+
+
+def split(gross: Decimal, percentage: Decimal) -> tuple[Decimal, Decimal]:
+    """The clinic's part and the doctor's part of `gross`, which always add up to it.
+
+    The clinic's part is rounded half up to the cent, once; the doctor gets the rest.
+    """
+    if not isinstance(gross, Decimal) or not isinstance(percentage, Decimal):
+        raise TypeError("money is split as Decimal only")
+    platform = (gross * percentage / HUNDRED).quantize(CENT, rounding=ROUND_HALF_UP)
+    return platform, gross - platform
+
+
+def format_brl(value: Decimal) -> str:
+    """R$ 1.234,56: how money reads in Brazil, whatever the active language."""
+    amount = Decimal(value).quantize(CENT, rounding=ROUND_HALF_UP)
+    sign = "-" if amount < 0 else ""
+    units, cents = f"{abs(amount):.2f}".split(".")
+    grouped = f"{int(units):,}".replace(",", ".")
+    return f"{sign}R$\u00a0{grouped},{cents}"
+
+
+def format_percentage(value: Decimal) -> str:
+    """30 %, 33,33 %: trailing zeros dropped, comma decimal."""
+    text = f"{Decimal(value).quantize(CENT):f}".rstrip("0").rstrip(".")
+    return f"{text.replace('.', ',')}\u00a0%"
