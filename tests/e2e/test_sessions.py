@@ -44,9 +44,11 @@ def _seconds_since_server_activity(visit, *, within: float = 10) -> float:
     """How long ago the server last counted activity, waiting up to `within` seconds
     for it to become recent: the page hides the warning before its POST is answered."""
     deadline = time.monotonic() + within
-    while (idle := time.time() - _session(visit)[ACTIVE_AT]) > within and time.monotonic() < deadline:
+    while True:
+        idle = time.time() - _session(visit)[ACTIVE_AT]
+        if idle <= within or time.monotonic() > deadline:
+            return idle
         time.sleep(0.1)
-    return idle
 
 
 def _server_idle_for(visit, seconds: int) -> None:
