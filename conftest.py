@@ -40,6 +40,19 @@ def _fast_tests(request, settings, tmp_path):
 
 
 @pytest.fixture(autouse=True)
+def _default_language():
+    """Each test starts in the site's language. A test-client request leaves the
+    language it negotiated active in the thread, so without this a message's
+    language would depend on which test ran before (and on how xdist splits them)."""
+    from django.conf import settings
+    from django.utils import translation
+
+    translation.activate(settings.LANGUAGE_CODE)
+    yield
+    translation.activate(settings.LANGUAGE_CODE)
+
+
+@pytest.fixture(autouse=True)
 def _empty_cache():
     """Counters kept in the cache (photo uploads per person) start at zero in each
     test: rolled-back users' ids are reused, so a count would leak into the next test."""

@@ -634,18 +634,24 @@ def test_the_migration_keeps_the_last_used_open_room_of_a_pair(doctor, patient):
         executor.migrate([("rooms", target)])
         return executor.loader.project_state([("rooms", target)]).apps
 
-    old_rooms = migrate("0001_initial").get_model("rooms", "Room")
-    now = timezone.now()
-    older, _used_last = (
-        old_rooms.objects.create(code=code, doctor_id=doctor.pk, patient_id=patient.pk)
-        for code in ("olderolderab", "lastlastlast")
-    )
-    old_rooms.objects.filter(pk=older.pk).update(last_activity_at=now - dt.timedelta(hours=1))
+    try:
+        old_rooms = migrate("0001_initial").get_model("rooms", "Room")
+        now = timezone.now()
+        older, _used_last = (
+            old_rooms.objects.create(code=code, doctor_id=doctor.pk, patient_id=patient.pk)
+            for code in ("olderolderab", "lastlastlast")
+        )
+        old_rooms.objects.filter(pk=older.pk).update(last_activity_at=now - dt.timedelta(hours=1))
 
-    migrate("0003_one_open_room_per_pair")
+        migrate("0003_one_open_room_per_pair")
 
-    status = dict(Room.objects.values_list("code", "status"))
-    assert status == {"olderolderab": RoomStatus.ENDED, "lastlastlast": RoomStatus.OPEN}
+        status = dict(Room.objects.values_list("code", "status"))
+        assert status == {"olderolderab": RoomStatus.ENDED, "lastlastlast": RoomStatus.OPEN}
+    finally:
+        # Going back to rooms 0001 also unapplied the apps that depend on later
+        # rooms migrations (billing): put every app back for the tests that follow.
+        executor = MigrationExecutor(connection)
+        executor.migrate(executor.loader.graph.leaf_nodes())
     assert Room.objects.get(code="olderolderab").ended_at is not None
 
 
