@@ -49,12 +49,13 @@ run: $(VENV)/.installed compilemessages migrate static
 	@echo "MedConnect is at http://$(HOST):$(PORT)/  (Ctrl+C to stop)"
 	DEBUG=$(DEBUG) HTTPS=false $(VENV)/bin/daphne $(DAPHNE_FLAGS) -b $(HOST) -p $(PORT) medconnect.asgi:application
 
-## test: the whole suite (Python, browser, JavaScript)
+## test: the whole suite (Python, browser, JavaScript), on both cores; a file's tests stay
+## on one worker, so the browser and live tests share their server within a file
 test: $(VENV)/.installed-dev compilemessages
 	DEBUG=false STATIC_MANIFEST=true $(PY) manage.py collectstatic --noinput -v 0
 	$(VENV)/bin/ruff check .
 	node --test static/js/tests/
-	$(PY) -m pytest
+	$(PY) -m pytest -n 2 --dist loadfile
 
 ## screenshots: only the browser tests, which save screenshots to screenshots/
 screenshots: $(VENV)/.installed-dev
