@@ -19,6 +19,7 @@ urlpatterns = [
     path("", include("accounts.urls")),
     path("", include("rooms.urls")),
     path("", include("clinical.urls")),
+    path("", include("billing.urls")),
 ]
 
 handler403 = "medconnect.views.error_403"

@@ -6,13 +6,16 @@ page without deciding who may open it.
 """
 
 import io
+from decimal import Decimal
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from django.utils import timezone
 from PIL import Image
 
 from accounts import services
+from billing.models import BillingRecord
 from clinical import services as clinical_services
 
 ROLES = ("anonymous", "patient", "doctor", "other_doctor", "admin")
@@ -71,6 +74,19 @@ TABLE = {
     "clinical:my_record_print": ("get", {}, (_L, 200, 403, 403, 403)),
     "clinical:my_record_export": ("get", {}, (_L, 200, 403, 403, 403)),
     "clinical:my_access_log": ("get", {}, (_L, 200, 403, 403, 403)),
+    # Billing: patients get nothing (403); a doctor sees only their own records (another
+    # doctor's record is a 404, as one that does not exist); rates, revenue and voiding
+    # are the admin's. The admin opening the doctor's page is sent to the revenue (302).
+    "billing:doctor_billing": ("get", {}, (_L, 403, 200, 200, 302)),
+    "billing:revenue": ("get", {}, (_L, 403, 403, 403, 200)),
+    "billing:revenue_export": ("get", {}, (_L, 403, 403, 403, 200)),
+    "billing:revenue_doctor": ("get", {"pk": "doctor"}, (_L, 403, 403, 403, 200)),
+    "billing:record_void": ("get", {"pk": "billing_record"}, (_L, 403, 403, 403, 200)),
+    "billing:record_restore": ("post", {"pk": "billing_record"}, (_L, 403, 403, 403, 302)),
+    "billing:rates": ("get", {}, (_L, 403, 403, 403, 200)),
+    "billing:rates_defaults": ("get", {}, (_L, 403, 403, 403, 200)),
+    "billing:doctor_rate": ("get", {"pk": "doctor"}, (_L, 403, 403, 403, 200)),
+    "billing:rate_history": ("get", {}, (_L, 403, 403, 403, 200)),
     # The Django admin sends everyone but admins to its own login page.
     "admin:index": ("get", {}, (302, 302, 302, 302, 200)),
 }
@@ -111,7 +127,20 @@ def people(admin_user, doctor, other_doctor, patient, room):
     evolution = clinical_services.evolution_write(
         doctor=doctor, patient=patient, notes="Nota.", prescription="Dipirona 500 mg."
     )
+    billing_record = BillingRecord.objects.create(
+        room=room,
+        doctor=doctor,
+        patient=patient,
+        consultation_fee=Decimal("150.00"),
+        platform_percentage=Decimal("30.00"),
+        gross=Decimal("150.00"),
+        platform_amount=Decimal("45.00"),
+        doctor_amount=Decimal("105.00"),
+        seconds_together=600,
+        ended_at=timezone.now(),
+    )
     return {
+        "billing_record": billing_record,
         "evolution": evolution,
         "admin": admin_user,
         "doctor": doctor,

@@ -1,0 +1,13 @@
+"""Placeholder: being written (issue 9)."""
+
+from django.http import Http404
+from django.views import View
+
+
+class _NotYet(View):
+    def get(self, request, *args, **kwargs):
+        raise Http404
+
+
+DoctorBillingView = RevenueView = RevenueExportView = RevenueDoctorView = _NotYet
+RecordVoidView = RecordRestoreView = _NotYet
