@@ -6,6 +6,17 @@ from django.utils.translation import gettext_lazy as _
 from accounts.models import short_local_datetime
 
 
+def duration_text(seconds: int) -> str:
+    """A call's length as people say it: "12 min", "1 h 05 min"."""
+    minutes = round(seconds / 60)
+    if minutes < 1:
+        return gettext("less than a minute")
+    hours, minutes = divmod(minutes, 60)
+    if hours:
+        return gettext("%(h)d h %(m)02d min") % {"h": hours, "m": minutes}
+    return gettext("%(m)d min") % {"m": minutes}
+
+
 class RoomStatus(models.TextChoices):
     OPEN = "open", _("Open")
     ENDED = "ended", _("Ended")
@@ -79,14 +90,8 @@ class Room(models.Model):
 
     @property
     def duration_display(self) -> str:
-        """Time both were present, as people say it: "12 min", "1 h 05 min"."""
-        minutes = round(self.both_present_seconds / 60)
-        if minutes < 1:
-            return gettext("less than a minute")
-        hours, minutes = divmod(minutes, 60)
-        if hours:
-            return gettext("%(h)d h %(m)02d min") % {"h": hours, "m": minutes}
-        return gettext("%(m)d min") % {"m": minutes}
+        """Time both were present, as people say it."""
+        return duration_text(self.both_present_seconds)
 
     @property
     def was_billable(self) -> bool:

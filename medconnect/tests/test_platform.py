@@ -423,8 +423,7 @@ def test_seed_demo_gives_the_charts_some_history():
 
     call_command("seed_demo", stdout=StringIO())
     finished = Room.objects.filter(status="ended")
-    assert finished.count() == 4
-    assert all(room.was_billable and room.ended_at < timezone.now() for room in finished)
+    assert all(room.ended_at < timezone.now() for room in finished)
     carlos = Evolution.objects.filter(patient__email="carlos.pereira@example.com")
     assert carlos.count() == 2
     assert all(e.room.status == "ended" and e.created_at == e.room.ended_at for e in carlos)
@@ -432,6 +431,31 @@ def test_seed_demo_gives_the_charts_some_history():
     assert [r.number for r in amended.revisions.order_by("number")] == [1, 2]
     assert "4 vezes" in amended.revisions.get(number=1).prescription
     assert "3 vezes" in amended.prescription
+
+
+@pytest.mark.django_db
+def test_seed_demo_bills_six_months_with_a_no_show_a_voided_record_and_an_own_fee():
+    from billing.models import BillingRecord
+    from billing.selectors import totals_by_month
+    from rooms.models import Room
+
+    call_command("seed_demo", stdout=StringIO())
+    records = BillingRecord.objects.select_related("room", "doctor")
+    months = [row["month"] for row in totals_by_month(records)]
+    assert len(months) >= 6
+    held = Room.objects.filter(status="ended", call_started_at__isnull=False)
+    # Every consultation held was registered by the real receiver, dated with its room.
+    assert records.count() == held.count()
+    assert all(r.ended_at == r.room.ended_at and r.seconds_together > 0 for r in records)
+    assert records.exclude(voided_at=None).count() == 1
+    assert records.exclude(voided_at=None).get().void_reason
+    no_shows = Room.objects.filter(status="ended", call_started_at=None)
+    assert no_shows.count() == 1 and not records.filter(room__in=no_shows).exists()
+    ricardo = records.filter(doctor__email="ricardo.alves@medconnect.local")
+    assert ricardo.exists() and {r.gross for r in ricardo} == {Decimal("220.00")}
+    others = records.exclude(doctor__email="ricardo.alves@medconnect.local")
+    assert {r.gross for r in others} == {Decimal("150.00")}
+    assert all(r.platform_amount + r.doctor_amount == r.gross for r in records)
 
 
 def test_the_repository_stands_alone_its_docs_link_only_to_its_own_files():

@@ -542,7 +542,8 @@ def test_a_summary_without_a_call_says_it_was_not_billable(client, room):
     text = page(response).text
     assert "The patient did not join" in text
     assert "closed automatically" in text
-    assert "No: they never were in the call together" in text
+    assert "Not held" in text
+    assert "never in the call together, so nothing was billed" in text
 
 
 def test_the_summary_offers_no_new_room_for_a_patient_the_doctor_can_no_longer_open_for(

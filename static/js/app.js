@@ -3,14 +3,21 @@
 const reduceMotion = window.matchMedia("(prefers-reduced-motion: reduce)").matches;
 
 // Dashboard counters count up from zero, unless the user prefers less motion.
+// Money counters (data-count-money) count in reais and end on the server's own text,
+// so the last frame is exactly the amount the page was rendered with.
 function animateCounters() {
   const counters = document.querySelectorAll("[data-count]");
-  const format = new Intl.NumberFormat(document.documentElement.lang || "pt-BR");
+  const lang = document.documentElement.lang || "pt-BR";
+  const whole = new Intl.NumberFormat(lang);
+  const money = new Intl.NumberFormat(lang, { style: "currency", currency: "BRL" });
   counters.forEach((el) => {
     const target = Number(el.dataset.count);
     if (!Number.isFinite(target)) return;
+    const isMoney = "countMoney" in el.dataset;
+    const final = isMoney ? el.textContent : whole.format(target);
+    const show = (value) => (isMoney ? money.format(value) : whole.format(Math.round(value)));
     if (reduceMotion || target === 0) {
-      el.textContent = format.format(target);
+      el.textContent = final;
       return;
     }
     const duration = 900;
@@ -18,10 +25,14 @@ function animateCounters() {
     const step = (now) => {
       const t = Math.min(1, (now - start) / duration);
       const eased = 1 - Math.pow(1 - t, 3);
-      el.textContent = format.format(Math.round(target * eased));
-      if (t < 1) requestAnimationFrame(step);
+      if (t < 1) {
+        el.textContent = show(target * eased);
+        requestAnimationFrame(step);
+      } else {
+        el.textContent = final;
+      }
     };
-    el.textContent = format.format(0);
+    el.textContent = show(0);
     requestAnimationFrame(step);
   });
 }

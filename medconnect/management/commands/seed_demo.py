@@ -1,6 +1,9 @@
-"""A demo clinic: an admin, three doctors with PIX keys, a dozen patients, some history."""
+"""A demo clinic: an admin, three doctors with PIX keys, a dozen patients, some history,
+and about six months of billed consultations."""
 
 import datetime as dt
+import random
+from decimal import Decimal
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
@@ -9,6 +12,8 @@ from django.utils import timezone
 
 from accounts import services
 from accounts.models import User
+from billing import services as billing_services
+from billing.models import BillingRecord
 from clinical import services as clinical_services
 from rooms import services as rooms_services
 from rooms.models import Room
@@ -144,7 +149,15 @@ class Command(BaseCommand):
             if i == 0:
                 rooms_services.consent_accept(patient=patient, ip_address=None, user_agent="demo")
             self.patients.append(patient)
+        # Dr. Ricardo charges his own fee, from before any consultation was held.
+        billing_services.doctor_rate_update(
+            by=admin,
+            doctor=doctors[1],
+            consultation_fee=Decimal("220.00"),
+            platform_percentage=None,
+        )
         self.create_history()
+        self.create_billing_history(admin, doctors)
         # Carlos has accepted the telemedicine term and has a room open with
         # Dra. Ana: the demo call is one click away for both. Opened after his
         # history, since opening a room returns the one already open.
@@ -159,18 +172,9 @@ class Command(BaseCommand):
         for index, days_ago, minutes, text in HISTORY:
             patient = self.patients[index]
             doctor = patient.patient_profile.doctor
-            if rooms_services.consent_current(patient=patient) is None:
-                rooms_services.consent_accept(patient=patient, ip_address=None, user_agent="demo")
-            room = rooms_services.room_create(doctor=doctor, patient=patient)
             started = now - dt.timedelta(days=days_ago, hours=2)
-            ended = started + dt.timedelta(minutes=minutes)
-            Room.objects.filter(pk=room.pk).update(
-                created_at=started - dt.timedelta(minutes=4),
-                call_started_at=started,
-                both_present_seconds=minutes * 60,
-            )
-            rooms_services.room_finalize(room=room, by=doctor)
-            Room.objects.filter(pk=room.pk).update(ended_at=ended, last_activity_at=ended)
+            room = self.past_consultation(doctor, patient, started, minutes)
+            ended = room.ended_at
             evolution = clinical_services.evolution_write(
                 doctor=doctor, patient=patient, room=room, at=ended, **text
             )
@@ -182,6 +186,63 @@ class Command(BaseCommand):
                     at=ended + dt.timedelta(hours=3),
                     **{**text, "prescription": text["prescription"].replace("4 vezes", "3 vezes")},
                 )
+
+    def create_billing_history(self, admin, doctors):
+        """About six months of billed consultations per doctor, so the billing pages and
+        their charts are full on the first run; one consultation is voided and one is a
+        no-show. Seeded, so every run is the same."""
+        rng = random.Random(2026)
+        now = timezone.now()
+        rooms = []
+        for doctor in doctors:
+            patients = [p for p in self.patients if p.patient_profile.doctor_id == doctor.pk]
+            for days_ago in range(182, -1, -1):
+                # About one weekday in four (more in the current month, so this month's
+                # dashboard cards have something), between 8:00 and 17:30 local time.
+                day = timezone.localtime(now) - dt.timedelta(days=days_ago)
+                odds = 0.6 if day.month == timezone.localtime(now).month else 0.27
+                if day.weekday() >= 5 or rng.random() > odds:
+                    continue
+                started = day.replace(hour=rng.randint(8, 17), minute=rng.choice((0, 30)))
+                if started > now - dt.timedelta(hours=1):
+                    continue
+                rooms.append(
+                    self.past_consultation(
+                        doctor, rng.choice(patients), started, rng.randint(12, 40)
+                    )
+                )
+        no_show_patient = self.patients[1]
+        self.past_consultation(
+            no_show_patient.patient_profile.doctor,
+            no_show_patient,
+            (timezone.localtime(now) - dt.timedelta(days=16)).replace(hour=10, minute=0),
+            minutes=0,
+        )
+        voided = BillingRecord.objects.filter(room=rooms[len(rooms) // 2]).get()
+        billing_services.record_void(
+            record=voided,
+            by=admin,
+            reason="Falha técnica: a chamada caiu e a consulta foi refeita sem custo.",
+        )
+
+    def past_consultation(self, doctor, patient, started, minutes):
+        """A room that was held (or, with 0 minutes, never joined) and finished at `started`
+        + `minutes`, registered for billing the way a real one is, then dated back."""
+        if rooms_services.consent_current(patient=patient) is None:
+            rooms_services.consent_accept(patient=patient, ip_address=None, user_agent="demo")
+        room = rooms_services.room_create(doctor=doctor, patient=patient)
+        ended = started + dt.timedelta(minutes=minutes or 10)
+        Room.objects.filter(pk=room.pk).update(
+            created_at=started - dt.timedelta(minutes=4),
+            call_started_at=started if minutes else None,
+            both_present_seconds=minutes * 60,
+        )
+        room.refresh_from_db()
+        rooms_services.room_finalize(room=room, by=doctor)
+        Room.objects.filter(pk=room.pk).update(ended_at=ended, last_activity_at=ended)
+        BillingRecord.objects.filter(room=room).update(ended_at=ended, created_at=ended)
+        room.refresh_from_db()
+        return room
 
     def print_logins(self):
         self.stdout.write("")
