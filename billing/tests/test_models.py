@@ -6,9 +6,11 @@ twin that goes through, so the test cannot pass because the SQL is wrong.
 """
 
 from decimal import Decimal
+from importlib import import_module
 
 import pytest
 from django.db import IntegrityError, connection, transaction
+from django.db.migrations.loader import MigrationLoader
 from django.db.models.deletion import ProtectedError
 from django.utils import timezone
 
@@ -194,15 +196,30 @@ def test_a_room_has_at_most_one_record():
     assert BillingRecord.objects.count() == 1
 
 
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
-def test_the_migration_sets_the_clinic_defaults():
-    # serialized_rollback: the row the data migration made, even after a flush.
-    clinic = BillingSettings.objects.get()
+def test_the_data_migration_makes_the_clinic_defaults_row():
+    # Run on the historical models, as `migrate` runs it: the row a test database
+    # got from it may already be gone (a transactional test flushes every table).
+    migration = import_module("billing.migrations.0002_clinic_defaults")
+    historical = MigrationLoader(connection).project_state(("billing", "0002_clinic_defaults"))
+    BillingSettings.objects.all().delete()
 
+    migration.create_defaults(historical.apps, None)
+    migration.create_defaults(historical.apps, None)  # migrating again changes nothing
+
+    clinic = BillingSettings.objects.get()
     assert clinic.pk == 1
     assert clinic.consultation_fee == Decimal("150.00")
     assert clinic.platform_percentage == Decimal("30.00")
     assert clinic.min_billable_seconds == 0
+    assert BillingSettings.load() == clinic
+
+
+def test_the_migration_is_the_one_that_runs():
+    plan = MigrationLoader(connection).graph.forwards_plan(("billing", "0002_clinic_defaults"))
+    migration = MigrationLoader(connection).get_migration("billing", "0002_clinic_defaults")
+
+    assert ("billing", "0001_initial") in plan
+    assert [type(op).__name__ for op in migration.operations] == ["RunPython"]
 
 
 # --- Nothing is deleted, history is never rewritten -------------------------------
