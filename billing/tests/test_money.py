@@ -168,3 +168,25 @@ def test_percentages_drop_trailing_zeros_and_use_a_comma(value, text):
 @given(value=cents)
 def test_what_is_printed_reads_back_as_the_same_amount(value):
     assert parse_amount(format_brl(value)) == value
+
+
+@pytest.mark.parametrize("digits", [26, 27, 40, 400])
+def test_a_very_long_number_is_read_not_crashed_on(digits):
+    # The forms refuse it by its size, with their message; reading it must not raise.
+    assert parse_amount("9" * digits) == Decimal("9" * digits)
+    assert parse_amount("9" * digits + ",99").as_tuple().exponent == -2
+    assert parse_amount("9" * digits + ".5") == Decimal("9" * digits + ".50")
+
+
+typed = st.text(alphabet=st.sampled_from("0123456789.,R$ -+eE%\u00a0\u0661x"), max_size=40)
+
+
+@given(text=typed | st.text(max_size=40))
+def test_whatever_is_typed_is_read_or_refused_never_crashed_on(text):
+    try:
+        value = parse_amount(text, suffix="%")
+    except ValidationError as refused:
+        assert refused.code in {"required", "negative", "invalid", "ambiguous", "decimal_places"}
+    else:
+        assert isinstance(value, Decimal) and value.is_finite() and value >= 0
+        assert value.as_tuple().exponent == -2
