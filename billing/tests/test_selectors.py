@@ -156,7 +156,9 @@ def test_each_field_of_a_doctors_rate_falls_back_on_its_own(
 
 
 def test_the_defaults_in_force_are_read_at_the_time(doctor):
-    BillingSettings.objects.filter(pk=1).update(platform_percentage=Decimal("40.00"))
+    BillingSettings.objects.filter(pk=BillingSettings.load().pk).update(
+        platform_percentage=Decimal("40.00")
+    )
 
     assert rate_for(doctor).platform_percentage == Decimal("40.00")
 
