@@ -52,7 +52,7 @@ def parse_args(argv):
     parser.add_argument("--doctors", type=int, default=None)
     parser.add_argument("--records", type=int, default=None)
     parser.add_argument("--months", type=int, default=24)
-    parser.add_argument("--keep", type=Path, help="build the database in DIR and keep it")
+    parser.add_argument("--keep", type=Path, help="build the database in DIR (new) and keep it")
     parser.add_argument("--json", type=Path, help="write the figures here too")
     args = parser.parse_args(argv)
     quick = args.quick
@@ -300,6 +300,9 @@ def floor(client, runs: int) -> float:
 def main(argv=None) -> int:
     args = parse_args(argv)
     scratch = args.keep or Path(tempfile.mkdtemp(prefix="medconnect-bench-reports-"))
+    if args.keep and (args.keep / "medconnect.sqlite3").exists():
+        print(f"ERROR: {args.keep} already holds a database: --keep needs a new folder")
+        return 2
     scratch.mkdir(parents=True, exist_ok=True)
     try:
         started = time.monotonic()
