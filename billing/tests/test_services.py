@@ -5,6 +5,7 @@ from decimal import Decimal
 
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import IntegrityError
 from django.utils import timezone
 
 from billing import selectors, services
@@ -16,7 +17,7 @@ from billing.models import (
     RateChange,
     RecordAction,
 )
-from rooms.models import Room
+from rooms.models import Room, RoomStatus
 from rooms.services import room_finalize
 
 from .factories import BillingRecordFactory, DoctorRateFactory
@@ -63,6 +64,20 @@ def test_finishing_twice_registers_once(room, doctor):
     room_finalize(room=room, by=doctor)
     assert not room_finalize(room=room, by=doctor)
 
+    assert BillingRecord.objects.count() == 1
+
+
+def test_registering_is_part_of_ending_the_room(room, doctor):
+    # The record is written in the transaction that ends the room: when it cannot
+    # be (here a record already holds the room), the room is not ended either.
+    BillingRecordFactory(room=room, ended_at=timezone.now())
+    hold(room)
+
+    with pytest.raises(IntegrityError):
+        room_finalize(room=room, by=doctor)
+
+    room.refresh_from_db()
+    assert room.status == RoomStatus.OPEN and room.ended_at is None
     assert BillingRecord.objects.count() == 1
 
 
