@@ -8,7 +8,7 @@ that says why, never guessed.
 """
 
 import re
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_HALF_UP, Context, Decimal
 
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
@@ -65,7 +65,9 @@ def parse_amount(text, *, what=None, suffix: str = "") -> Decimal:
         )
     if len(decimals) > 2:
         raise ValidationError(_("Use at most two decimal places."), code="decimal_places")
-    return Decimal(number).quantize(CENT)
+    # Wide enough for any length typed: the default 28 digits would raise on a long
+    # one, and the field's own limit (R$ 100.000,00, 100 %) says what is wrong with it.
+    return Decimal(number).quantize(CENT, context=Context(prec=len(number) + 2))
 
 
 def split(gross: Decimal, percentage: Decimal) -> tuple[Decimal, Decimal]:

@@ -140,8 +140,11 @@ def record_void(*, record: BillingRecord, by: User, reason: str) -> BillingRecor
     reason = (reason or "").strip()
     if len(reason) < VOID_REASON_MIN_LENGTH:
         raise ValidationError(
-            {"reason": _("Say why the record is voided (at least %(n)d characters).")
-             % {"n": VOID_REASON_MIN_LENGTH}},
+            {"reason": ValidationError(
+                _("Say why the record is voided (at least %(n)d characters).")
+                % {"n": VOID_REASON_MIN_LENGTH},
+                code="reason_required",
+            )},
         )  # fmt: skip
     record = BillingRecord.objects.select_for_update().get(pk=record.pk)
     if record.is_voided:

@@ -4,12 +4,17 @@ Screenshots of the index, lists and change pages go to screenshots/admin-*;
 each page is scanned with axe-core and checked for console and CSP errors.
 """
 
+from decimal import Decimal
+
 import pytest
 from axes.models import AccessAttempt
 from django.urls import reverse
 from django.utils import timezone
 
 from accounts.tests.factories import PASSWORD, AdminFactory, DoctorFactory, PatientFactory
+from billing import services as billing_services
+from billing.models import BillingSettings
+from billing.tests.factories import BillingRecordFactory
 from clinical import services as clinical_services
 from clinical.models import RecordAccess
 from rooms.models import RoomStatus
@@ -63,15 +68,21 @@ def back_office():
         RecordAccess.objects.create(
             viewer=ana, viewer_role=ana.role, patient=carlos, section=section
         )
+    record = BillingRecordFactory(room=room)
+    billing_services.record_void(record=record, by=admin, reason="Falha técnica na chamada")
+    billing_services.doctor_rate_update(
+        by=admin, doctor=ana, consultation_fee=Decimal("180.00"), platform_percentage=None
+    )
     AccessAttempt.objects.create(
         username="bruno@clinica.test", ip_address="10.0.0.7", user_agent="Firefox",
         http_accept="*/*", path_info="/accounts/login/", get_data="", post_data="",
         failures_since_start=3,
     )  # fmt: skip
-    return {"admin": admin, "carlos": carlos, "room": room}
+    return {"admin": admin, "carlos": carlos, "room": room, "record": record}
 
 
 def test_the_admin_pages(browser, daphne_server, back_office):
+    clinic = BillingSettings.load()  # a transactional test before may have flushed it
     pages = [
         ("admin-index", reverse("admin:index")),
         ("admin-record-accesses", reverse("admin:clinical_recordaccess_changelist")),
@@ -79,6 +90,16 @@ def test_the_admin_pages(browser, daphne_server, back_office):
         ("admin-rooms", reverse("admin:rooms_room_changelist")),
         ("admin-room", reverse("admin:rooms_room_change", args=[back_office["room"].pk])),
         ("admin-user", reverse("admin:accounts_user_change", args=[back_office["carlos"].pk])),
+        ("admin-billing-records", reverse("admin:billing_billingrecord_changelist")),
+        (
+            "admin-billing-record",
+            reverse("admin:billing_billingrecord_change", args=[back_office["record"].pk]),
+        ),
+        ("admin-rate-history", reverse("admin:billing_ratechange_changelist")),
+        (
+            "admin-billing-settings",
+            reverse("admin:billing_billingsettings_change", args=[clinic.pk]),
+        ),
     ]
     for width, viewport in WIDTHS.items():
         visit = Visit(browser, daphne_server, viewport)
