@@ -160,11 +160,16 @@ class DoctorRateForm(forms.Form):
     def __init__(self, *args, clinic: BillingSettings, **kwargs):
         super().__init__(*args, **kwargs)
         fee, share = self.fields["consultation_fee"], self.fields["platform_percentage"]
-        fee.widget.attrs["placeholder"] = fee_display(clinic.consultation_fee)
+        # "Padrão: 150,00", not a bare "150,00" that reads as a value already typed.
+        fee.widget.attrs["placeholder"] = _("Default: %(value)s") % {
+            "value": fee_display(clinic.consultation_fee)
+        }
         fee.help_text = _("Clinic default: %(value)s. Leave empty to use it.") % {
             "value": format_brl(clinic.consultation_fee)
         }
-        share.widget.attrs["placeholder"] = percentage_display(clinic.platform_percentage)
+        share.widget.attrs["placeholder"] = _("Default: %(value)s") % {
+            "value": percentage_display(clinic.platform_percentage)
+        }
         share.help_text = _("Clinic default: %(value)s. Leave empty to use it.") % {
             "value": format_percentage(clinic.platform_percentage)
         }

@@ -152,8 +152,8 @@ def test_the_doctor_form_shows_the_clinic_default_as_placeholder_and_help():
     form = DoctorRateForm(clinic=BillingSettings.load())
     html = str(form["consultation_fee"]) + str(form["platform_percentage"])
 
-    assert 'placeholder="150,00"' in html
-    assert 'placeholder="30"' in html
+    assert 'placeholder="Padrão: 150,00"' in html
+    assert 'placeholder="Padrão: 30"' in html
     assert 'inputmode="decimal"' in html
     assert form.fields["consultation_fee"].help_text == (
         "Padrão da clínica: R$\u00a0150,00. Deixe em branco para usar o padrão."

@@ -231,7 +231,7 @@ def test_the_doctor_form_shows_the_clinic_default_for_empty_fields(admin_client,
     html = admin_client.get(doctor_rate_url(doctor)).content.decode()
 
     assert "Padrão da clínica: R$" in html
-    assert 'placeholder="150,00"' in html
+    assert 'placeholder="Padrão: 150,00"' in html
     assert doctor.display_name in html
 
 
