@@ -485,4 +485,6 @@ def test_the_my_rate_include_shows_fee_share_and_net(admin_user, doctor):
     assert f"R${NBSP}3,02" in html and f"30{NBSP}%" in html
     assert f"R${NBSP}7,03" in html
     assert "Seus valores por consulta" in html
+    assert "Seu repasse por consulta" in html
+    assert "EffectiveRate" not in html  # the template's comment stays a comment
     assert html.count("padrão da clínica") == 1  # the share only
