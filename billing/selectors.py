@@ -9,9 +9,9 @@ from django.conf import settings
 from django.db.models import Count, DecimalField, Q, QuerySet, Sum, Value
 from django.db.models.functions import Coalesce, TruncMonth
 
-from accounts.models import User
+from accounts.models import Role, User
 
-from .models import BillingRecord, BillingSettings, DoctorRate
+from .models import BillingRecord, BillingSettings, DoctorRate, RateChange
 from .money import split
 
 
@@ -101,3 +101,44 @@ def totals_by_month(records: QuerySet[BillingRecord]) -> list[dict]:
 
 def voided(records: QuerySet[BillingRecord]) -> QuerySet[BillingRecord]:
     return records.filter(~Q(voided_at=None))
+
+
+# Rate pages
+
+
+@dataclass(frozen=True)
+class DoctorRateRow:
+    doctor: User
+    rate: EffectiveRate
+
+
+def doctors_with_rates(*, clinic: BillingSettings | None = None) -> list[DoctorRateRow]:
+    """Every active doctor with the fee and share they are billed at now, in one query."""
+    clinic = clinic or BillingSettings.load()
+    doctors = (
+        User.objects.filter(role=Role.DOCTOR, is_active=True)
+        .select_related("doctor_profile", "billing_rate")
+        .order_by("first_name", "last_name", "pk")
+    )
+    return [
+        DoctorRateRow(doctor=d, rate=effective_rate(getattr(d, "billing_rate", None), clinic))
+        for d in doctors
+    ]
+
+
+def rate_history(*, doctor: User | None = None) -> QuerySet[RateChange]:
+    """Rate changes, newest first; only one doctor's when `doctor` is given."""
+    changes = RateChange.objects.select_related(
+        "doctor__doctor_profile", "changed_by__doctor_profile"
+    ).order_by("-changed_at", "-pk")
+    return changes.filter(doctor=doctor) if doctor is not None else changes
+
+
+def rate_history_doctors() -> list[User]:
+    """Doctors to filter the history by: the active ones and anyone with a change logged."""
+    with_history = RateChange.objects.filter(doctor__isnull=False).values("doctor")
+    return list(
+        User.objects.filter(Q(role=Role.DOCTOR, is_active=True) | Q(pk__in=with_history))
+        .select_related("doctor_profile")
+        .order_by("first_name", "last_name", "pk")
+    )
