@@ -53,11 +53,23 @@ def test_month_form(query, period, code):
 @pytest.mark.parametrize(
     ("query", "period", "code"),
     [
-        ("start=2026-01-01&end=2026-03-31", Period(dt.date(2026, 1, 1), dt.date(2026, 3, 31)), None),
+        (
+            "start=2026-01-01&end=2026-03-31",
+            Period(dt.date(2026, 1, 1), dt.date(2026, 3, 31)),
+            None,
+        ),
         ("start=2026-05-05&end=2026-05-05", Period(dt.date(2026, 5, 5), dt.date(2026, 5, 5)), None),
-        ("start=2021-10-15&end=2026-10-15", Period(dt.date(2021, 10, 15), dt.date(2026, 10, 15)), None),
+        (
+            "start=2021-10-15&end=2026-10-15",
+            Period(dt.date(2021, 10, 15), dt.date(2026, 10, 15)),
+            None,
+        ),
         # A range wins over a month given with it.
-        ("month=2026-02&start=2026-01-01&end=2026-01-31", Period(dt.date(2026, 1, 1), dt.date(2026, 1, 31)), None),
+        (
+            "month=2026-02&start=2026-01-01&end=2026-01-31",
+            Period(dt.date(2026, 1, 1), dt.date(2026, 1, 31)),
+            None,
+        ),
         ("start=2026-03-31&end=2026-01-01", OCTOBER, "inverted_range"),
         ("start=2021-10-14&end=2026-10-15", OCTOBER, "range_too_long"),
         ("start=2000-01-01&end=2027-12-31", OCTOBER, "range_too_long"),
@@ -71,7 +83,7 @@ def test_month_form(query, period, code):
         ("start=2026-01-01&start=2026-02-01&end=2026-03-01", OCTOBER, "repeated"),
         ("month=2026-13&start=2026-01-01&end=2026-01-31", OCTOBER, "invalid_month"),
     ],
-)  # fmt: skip
+)
 def test_period_form(query, period, code):
     form = _form(PeriodForm, query)
     assert form.period == period
@@ -97,10 +109,15 @@ def test_period_form(query, period, code):
         ("doctor={doctor}&doctor={doctor}", False, OCTOBER, "repeated"),
         # A bad doctor keeps a good period; a bad period keeps nothing but the default.
         ("doctor=abc&month=2026-07", False, Period.of_month(dt.date(2026, 7, 1)), "invalid_choice"),
-        ("doctor=abc&start=2026-01-01&end=2026-01-31", False, Period(dt.date(2026, 1, 1), dt.date(2026, 1, 31)), "invalid_choice"),
+        (
+            "doctor=abc&start=2026-01-01&end=2026-01-31",
+            False,
+            Period(dt.date(2026, 1, 1), dt.date(2026, 1, 31)),
+            "invalid_choice",
+        ),
         ("doctor={doctor}&month=2026-13", False, OCTOBER, "invalid_month"),
     ],
-)  # fmt: skip
+)
 def test_revenue_form(doctor, patient, query, expect_doctor, period, code):
     form = _form(RevenueForm, query.format(doctor=doctor.pk, patient=patient.pk))
     assert form.period == period
@@ -122,7 +139,10 @@ def test_a_period_knows_its_local_bounds_label_and_address():
     assert october.params == {"month": "2026-10"}
     assert october.label == "outubro de 2026"
     assert october.slug == "2026-10"
-    assert (october.previous_month, october.next_month) == (dt.date(2026, 9, 1), dt.date(2026, 11, 1))
+    assert (october.previous_month, october.next_month) == (
+        dt.date(2026, 9, 1),
+        dt.date(2026, 11, 1),
+    )
     december = Period.of_month(dt.date(2026, 12, 1))
     assert december.next_month == dt.date(2027, 1, 1)
     assert december.last == dt.date(2026, 12, 31)

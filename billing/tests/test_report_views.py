@@ -303,7 +303,9 @@ def test_the_drill_down_lists_the_doctors_records_with_their_actions(
         assert f'{reverse("billing:record_void", args=[r.pk])}?month={month}"' in page
 
 
-def test_the_drill_down_offers_restore_for_a_voided_record(client, admin_user, clinic, other_doctor):
+def test_the_drill_down_offers_restore_for_a_voided_record(
+    client, admin_user, clinic, other_doctor
+):
     client.force_login(admin_user)
     voided = clinic["voided"]
     url = reverse("billing:revenue_doctor", args=[other_doctor.pk])
@@ -453,7 +455,10 @@ def _pages(doctor, record_pk):
     return {
         "doctor": (doctor, DOCTOR_PAGE),
         "revenue": (None, f"{REVENUE}?month={month}"),
-        "drill-down": (None, f"{reverse('billing:revenue_doctor', args=[doctor.pk])}?month={month}"),
+        "drill-down": (
+            None,
+            f"{reverse('billing:revenue_doctor', args=[doctor.pk])}?month={month}",
+        ),
         "export": (None, f"{reverse('billing:revenue_export')}?month={month}"),
         "void": (None, reverse("billing:record_void", args=[record_pk])),
     }
@@ -474,16 +479,29 @@ def test_query_counts_stay_flat_from_10_to_10000_records(
     ended_at = _this_month(day=1, hour=8)
     many_records(doctor=doctor, patient=patient, count=10, ended_at=ended_at, voided_by=admin_user)
     for i in range(3):
-        ended_room(doctor=doctor, patient=patient, ended_at=ended_at + dt.timedelta(hours=i), call=False)
+        ended_room(
+            doctor=doctor, patient=patient, ended_at=ended_at + dt.timedelta(hours=i), call=False
+        )
     other = DoctorFactory()
     many_records(doctor=other, patient=PatientFactory(doctor=other), count=10, ended_at=ended_at)
     first = doctor.billing_records.first().pk
     owner, path = _pages(doctor, first)[page]
     small = _count_queries(client, admin_user, doctor, owner, path, django_assert_max_num_queries)
 
-    many_records(doctor=doctor, patient=patient, count=9_990, ended_at=ended_at + dt.timedelta(days=1), voided_by=admin_user)
+    many_records(
+        doctor=doctor,
+        patient=patient,
+        count=9_990,
+        ended_at=ended_at + dt.timedelta(days=1),
+        voided_by=admin_user,
+    )
     for i in range(20):
-        ended_room(doctor=doctor, patient=patient, ended_at=ended_at + dt.timedelta(hours=5 + i), call=False)
+        ended_room(
+            doctor=doctor,
+            patient=patient,
+            ended_at=ended_at + dt.timedelta(hours=5 + i),
+            call=False,
+        )
     for _ in range(5):
         extra = DoctorFactory()
         many_records(doctor=extra, patient=PatientFactory(doctor=extra), count=3, ended_at=ended_at)
