@@ -269,3 +269,18 @@ class VoidForm(forms.Form):
         help_text=_("A technical failure, a courtesy consultation… Kept with the record."),
         error_messages={"required": _("Say why the record is voided.")},
     )
+
+
+def month_choices(*, today: dt.date, selected: dt.date | None, count: int = 60) -> list:
+    """(value, label) of the months a picker offers, newest first: the last `count`,
+    and the selected one if it is older. A <select> rather than <input type=month>,
+    which browsers draw in their own language, not the page's."""
+    months = []
+    month = today.replace(day=1)
+    for _step in range(count):
+        months.append(month)
+        month = (month - dt.timedelta(days=1)).replace(day=1)
+    if selected and selected not in months:
+        months.append(selected)
+        months.sort(reverse=True)
+    return [(f"{m:%Y-%m}", month_label(m)) for m in months]

@@ -155,3 +155,14 @@ def test_a_period_knows_its_local_bounds_label_and_address():
     assert days.label == "01/01/2026 a 31/01/2026"
     assert days.slug == "2026-01-01_2026-01-31"
     assert days.previous_month is None
+
+
+def test_the_month_picker_offers_five_years_in_the_pages_language():
+    from billing.filters import month_choices
+
+    choices = month_choices(today=TODAY, selected=dt.date(2026, 10, 1))
+    assert len(choices) == 60
+    assert choices[0] == ("2026-10", "outubro de 2026")
+    assert choices[-1] == ("2021-11", "novembro de 2021")
+    older = month_choices(today=TODAY, selected=dt.date(2001, 3, 1))
+    assert older[-1] == ("2001-03", "março de 2001") and len(older) == 61

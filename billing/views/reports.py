@@ -28,7 +28,7 @@ from accounts.permissions import RoleRequiredMixin, has_role
 
 from .. import charts, selectors, services
 from ..exports import revenue_workbook
-from ..filters import MonthForm, PeriodForm, RevenueForm, VoidForm, local_today
+from ..filters import MonthForm, PeriodForm, RevenueForm, VoidForm, local_today, month_choices
 from ..permissions import records_visible_to
 
 RECORDS_PAGE_SIZE = 50
@@ -93,6 +93,7 @@ class DoctorBillingView(BillingMixin, TemplateView):
         return super().get_context_data(
             form=form,
             period=period,
+            month_choices=month_choices(today=form.today, selected=period.month),
             filters=period.params,
             **_records_of(records, period, self.request),
             **_no_shows_of(doctor, period),
@@ -124,6 +125,7 @@ class RevenueView(BillingMixin, TemplateView):
         return super().get_context_data(
             form=form,
             period=period,
+            month_choices=month_choices(today=form.today, selected=period.month),
             doctor_rows=rows,
             doctor_totals=selectors.revenue_totals(rows),
             months=by_month[::-1],
@@ -178,6 +180,7 @@ class RevenueDoctorView(BillingMixin, TemplateView):
             doctor=doctor,
             form=form,
             period=period,
+            month_choices=month_choices(today=form.today, selected=period.month),
             filters=period.params,
             **_records_of(records, period, self.request),
             **_no_shows_of(doctor, period),

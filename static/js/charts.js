@@ -23,8 +23,9 @@ export function toNumber(text) {
 }
 
 // The Chart.js configuration for one chart's data: bars, one dataset per series.
-export function chartConfig(data, { locale = "pt-BR", narrow = false } = {}) {
-  const labels = narrow && data.short_labels ? data.short_labels : data.labels;
+// Short month names on the axis ("out/26": twelve full ones do not fit), full in the tooltip.
+export function chartConfig(data, { locale = "pt-BR" } = {}) {
+  const labels = data.short_labels || data.labels;
   return {
     type: "bar",
     data: {
@@ -74,8 +75,7 @@ function drawAll() {
     const canvas = figure.querySelector("canvas");
     if (!source || !canvas) return;
     const data = JSON.parse(source.textContent);
-    const narrow = window.matchMedia("(max-width: 575.98px)").matches;
-    const chart = new Chart(canvas, chartConfig(data, { locale, narrow }));
+    const chart = new Chart(canvas, chartConfig(data, { locale }));
     figure.dataset.chartDrawn = "true";
     figure.chart = chart;
   });

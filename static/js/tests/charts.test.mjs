@@ -30,16 +30,16 @@ describe("chartConfig", () => {
   test("one bar dataset per series, values as numbers, in the palette", () => {
     const config = chartConfig(DATA);
     assert.equal(config.type, "bar");
-    assert.deepEqual(config.data.labels, DATA.labels);
+    assert.deepEqual(config.data.labels, ["set/26", "out/26"]);
     assert.deepEqual(config.data.datasets.map((d) => d.data), [[0, 1234.56], [0, 370.37]]);
     assert.equal(config.data.datasets[0].borderColor, "#1d4ed8");
     assert.notEqual(config.data.datasets[1].borderColor, config.data.datasets[0].borderColor);
     assert.equal(config.options.plugins.legend.display, true);
   });
 
-  test("short month labels on a phone, full ones in the tooltip", () => {
-    const config = chartConfig(DATA, { narrow: true });
-    assert.deepEqual(config.data.labels, ["set/26", "out/26"]);
+  test("short month labels on the axis, full ones in the tooltip", () => {
+    const config = chartConfig(DATA);
+    assert.deepEqual(chartConfig({ ...DATA, short_labels: undefined }).data.labels, DATA.labels);
     const title = config.options.plugins.tooltip.callbacks.title([{ dataIndex: 1 }]);
     assert.equal(title, "outubro de 2026");
   });
