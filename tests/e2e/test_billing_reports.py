@@ -13,7 +13,7 @@ from billing.models import BillingRecord
 from billing.selectors import clinic_zone
 from billing.tests.report_fixtures import ended_room, record
 
-from .helpers import DESKTOP, Visit, shoot_both_widths, wait_until
+from .helpers import DESKTOP, SCREENSHOTS, Visit, shoot_both_widths, wait_until
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -104,6 +104,24 @@ def test_the_revenue_drill_down_and_void_form(browser, daphne_server, clinic):
         text = visit.page.inner_text("main")
         assert "Receita" in text and "Baixar planilha" in text and "Imprimir" in text
         shoot_both_widths(visit, "billing-revenue")
+        # Printed: no menu and no buttons, the chart's numbers as a table, the footer kept.
+        visit.page.emulate_media(media="print")
+        visible = visit.page.evaluate(
+            """() => Object.fromEntries(Object.entries({
+                nav: '.mc-navbar', button: 'main [data-print]', filters: '.billing-filters',
+                footer: 'footer.mc-footer', numbers: '.billing-chart-data table',
+            }).map(([k, s]) => [k, document.querySelector(s).checkVisibility()
+                && document.querySelector(s).getBoundingClientRect().width > 100]))"""
+        )
+        assert visible == {
+            "nav": False,
+            "button": False,
+            "filters": False,
+            "footer": True,
+            "numbers": True,
+        }, visible
+        visit.page.screenshot(path=str(SCREENSHOTS / "billing-revenue-print.png"), full_page=True)
+        visit.page.emulate_media(media="screen")
 
         visit.goto(reverse("billing:revenue") + "?month=2026-13&doctor=abc")
         assert "não é um mês" in visit.page.inner_text("main")
