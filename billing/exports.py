@@ -22,6 +22,8 @@ from openpyxl import Workbook
 from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 from openpyxl.utils import get_column_letter
 
+from .money import format_brl
+
 MONEY_FORMAT = '"R$" #,##0.00'
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 _HEADER_FILL = PatternFill("solid", fgColor="1D4ED8")
@@ -96,8 +98,6 @@ def revenue_workbook(*, rows, totals: dict, period_label: str, clinic_name: str)
 
 
 def _fit_widths(sheet, headers, rows, totals) -> None:
-    from .money import format_brl
-
     names = [len(row.doctor.display_name) for row in rows]
     sheet.column_dimensions["A"].width = min(max([len(str(headers[0])), 24, *names]) + 2, 60)
     widest_money = len(format_brl(max(totals["gross"], Decimal("0")))) + 4
