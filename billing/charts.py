@@ -8,7 +8,14 @@ axis never skips a month.
 import datetime as dt
 from decimal import Decimal
 
-from django.utils import formats
+from django.utils import formats, translation
+
+
+def month_label(month: dt.date, format_name: str = "YEAR_MONTH_FORMAT") -> str:
+    """ "outubro de 2026": Portuguese writes month names in lower case, though
+    Django's catalog capitalizes them ("Outubro")."""
+    text = formats.date_format(month, format_name)
+    return text.lower() if (translation.get_language() or "").startswith("pt") else text
 
 
 def last_months(end: dt.date, count: int = 12) -> list[dt.date]:
@@ -37,12 +44,12 @@ def monthly_chart(
         datasets.append({"key": key, "label": str(label), "values": [f"{v:.2f}" for v in values]})
     return {
         "id": chart_id,
-        "labels": [formats.date_format(m, "YEAR_MONTH_FORMAT") for m in months],
-        "short_labels": [formats.date_format(m, "M/y") for m in months],
+        "labels": [month_label(m) for m in months],
+        "short_labels": [month_label(m, "M/y") for m in months],
         "datasets": datasets,
         "rows": [
             {
-                "label": formats.date_format(m, "YEAR_MONTH_FORMAT"),
+                "label": month_label(m),
                 "values": [by_month.get(m, {}).get(key, Decimal("0.00")) for key in series],
             }
             for m in months

@@ -10,6 +10,7 @@ from django.db.models import Count, DecimalField, Q, QuerySet, Sum, Value
 from django.db.models.functions import Coalesce, TruncMonth
 
 from accounts.models import Role, User
+from rooms.models import Room, RoomStatus
 
 from .models import BillingRecord, BillingSettings, DoctorRate, RateChange
 from .money import split
@@ -142,3 +143,137 @@ def rate_history_doctors() -> list[User]:
         .select_related("doctor_profile")
         .order_by("first_name", "last_name", "pk")
     )
+
+
+# Reports
+
+
+def records_between(
+    records: QuerySet[BillingRecord], start: dt.datetime, end: dt.datetime
+) -> QuerySet[BillingRecord]:
+    """Records whose consultation ended in [start, end): aware bounds from a Period."""
+    return records.filter(ended_at__gte=start, ended_at__lt=end)
+
+
+def counted(records: QuerySet[BillingRecord]) -> QuerySet[BillingRecord]:
+    return records.filter(voided_at__isnull=True)
+
+
+def no_shows(*, start: dt.datetime, end: dt.datetime, doctor: User | None = None):
+    """Rooms that ended in [start, end) without a billing record: "não realizada".
+
+    Either the two were never in the call together, or not for the minimum time.
+    """
+    rooms = Room.objects.filter(
+        status=RoomStatus.ENDED, ended_at__gte=start, ended_at__lt=end, billing_record__isnull=True
+    )
+    if doctor is not None:
+        rooms = rooms.filter(doctor=doctor)
+    return rooms.select_related("patient", "doctor__doctor_profile").order_by("-ended_at", "-pk")
+
+
+def no_shows_by_month(rooms) -> dict[dt.date, int]:
+    """No-show counts per local month, grouped in the database."""
+    rows = (
+        rooms.annotate(month=TruncMonth("ended_at", tzinfo=clinic_zone()))
+        .values("month")
+        .order_by("month")
+        .annotate(count=Count("pk"))
+    )
+    return {dt.date(row["month"].year, row["month"].month, 1): row["count"] for row in rows}
+
+
+@dataclass(frozen=True)
+class MonthRevenue:
+    month: dt.date
+    consultations: int
+    gross: Decimal
+    platform: Decimal
+    doctors: Decimal
+    no_shows: int
+
+
+def revenue_by_month(*, months: list[dt.date]) -> list[MonthRevenue]:
+    """The clinic's counted money and no-shows for each of `months` (first days, oldest
+    first), every month present. Two grouped queries, whatever the number of records."""
+    start, end = month_bounds(months[0])[0], month_bounds(months[-1])[1]
+    money = {
+        dt.date(row["month"].year, row["month"].month, 1): row
+        for row in totals_by_month(records_between(BillingRecord.objects.all(), start, end))
+    }
+    missed = no_shows_by_month(no_shows(start=start, end=end))
+    zero = Decimal("0.00")
+    return [
+        MonthRevenue(
+            month=month,
+            consultations=money.get(month, {}).get("consultations", 0),
+            gross=money.get(month, {}).get("gross", zero),
+            platform=money.get(month, {}).get("platform", zero),
+            doctors=money.get(month, {}).get("doctors", zero),
+            no_shows=missed.get(month, 0),
+        )
+        for month in months
+    ]
+
+
+@dataclass(frozen=True)
+class DoctorRevenue:
+    doctor: User
+    consultations: int
+    gross: Decimal
+    platform: Decimal
+    doctors: Decimal
+    no_shows: int
+
+
+def revenue_by_doctor(
+    *, start: dt.datetime, end: dt.datetime, doctor: User | None = None
+) -> list[DoctorRevenue]:
+    """Each doctor with a consultation (counted or not held) in [start, end), by name.
+
+    Three queries: money grouped by doctor, no-shows grouped by doctor, the doctors.
+    """
+    records = counted(records_between(BillingRecord.objects.all(), start, end))
+    rooms = no_shows(start=start, end=end, doctor=doctor)
+    if doctor is not None:
+        records = records.filter(doctor=doctor)
+    money = {
+        row["doctor"]: row
+        for row in records.values("doctor")
+        .order_by("doctor")
+        .annotate(
+            consultations=Count("pk"),
+            gross=_sum("gross"),
+            platform=_sum("platform_amount"),
+            doctors=_sum("doctor_amount"),
+        )
+    }
+    missed = dict(
+        rooms.order_by().values("doctor").annotate(count=Count("pk")).values_list("doctor", "count")
+    )
+    doctors = User.objects.filter(pk__in=set(money) | set(missed)).select_related("doctor_profile")
+    zero = Decimal("0.00")
+    rows = [
+        DoctorRevenue(
+            doctor=person,
+            consultations=money.get(person.pk, {}).get("consultations", 0),
+            gross=money.get(person.pk, {}).get("gross", zero),
+            platform=money.get(person.pk, {}).get("platform", zero),
+            doctors=money.get(person.pk, {}).get("doctors", zero),
+            no_shows=missed.get(person.pk, 0),
+        )
+        for person in doctors
+    ]
+    return sorted(rows, key=lambda row: (row.doctor.get_full_name().casefold(), row.doctor.pk))
+
+
+def revenue_totals(rows: list[DoctorRevenue]) -> dict:
+    """The totals row of a per-doctor table (sums of already grouped rows)."""
+    zero = Decimal("0.00")
+    return {
+        "consultations": sum(row.consultations for row in rows),
+        "gross": sum((row.gross for row in rows), zero),
+        "platform": sum((row.platform for row in rows), zero),
+        "doctors": sum((row.doctors for row in rows), zero),
+        "no_shows": sum(row.no_shows for row in rows),
+    }
