@@ -56,8 +56,8 @@ class BillingSettings(models.Model):
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
     class Meta:
-        verbose_name = _("clinic billing settings")
-        verbose_name_plural = _("clinic billing settings")
+        verbose_name = _("clinic default")
+        verbose_name_plural = _("clinic defaults")
         constraints = [
             models.CheckConstraint(condition=Q(pk=1), name="billing_settings_single_row"),
             _fee_in_range("billing_settings"),
@@ -156,7 +156,7 @@ class RateChange(AppendOnlyModel):
 
     class Meta:
         verbose_name = _("rate change")
-        verbose_name_plural = _("rate history")
+        verbose_name_plural = _("rate changes")
         ordering = ["-changed_at", "-pk"]
 
     def __str__(self):

@@ -5,6 +5,7 @@ browser asking for pt-BR, and looks at what a person reads there.
 """
 
 import re
+from decimal import Decimal
 
 import pytest
 from axes.models import AccessAttempt, AccessFailureLog, AccessLog
@@ -14,6 +15,8 @@ from django.utils import timezone, translation
 
 from accounts.models import DoctorProfile, PatientProfile, short_local_datetime
 from accounts.tests.factories import DoctorFactory, PatientFactory
+from billing import services as billing_services
+from billing.models import BillingSettings
 from clinical import services as clinical_services
 from clinical.models import RecordAccess
 from rooms import services as room_services
@@ -98,6 +101,13 @@ def clinic(admin_user, doctor, patient, consented_patient):
     AccessAttempt.objects.create(**axes, get_data="", post_data="", failures_since_start=1)
     AccessFailureLog.objects.create(**axes)
     AccessLog.objects.create(**axes, logout_time=timezone.now())
+    billing_services.doctor_rate_update(
+        by=admin_user, doctor=doctor, consultation_fee=Decimal("180.00"), platform_percentage=None
+    )
+    record = billing_services.consultation_register(room=room)
+    billing_services.record_void(record=record, by=admin_user, reason="Falha técnica na chamada.")
+    billing_services.record_restore(record=record, by=admin_user)
+    BillingSettings.load()
     return {"room": room, "evolution": evolution}
 
 
