@@ -120,6 +120,11 @@ def test_voided_records_leave_the_admins_cards(client, room, admin_user, other_d
 
     html = client.get(reverse("dashboard")).content.decode()
     assert _card(html, f"Faturado em {month}")[1] == "R$ 150,00"
+    # Each card says only its own thing (the people cards' "of N registered" once leaked in).
+    billed = html[html.index(f"Faturado em {month}") :].split("stat-icon")[0]
+    assert "R$ 105,00 de repasse aos médicos" in billed.replace("\xa0", " ")
+    consultations = html[html.index(f"Consultas em {month}") :].split("stat-icon")[0]
+    assert "cadastrados" not in consultations
     assert _card(html, f"Receita da clínica em {month}")[1] == "R$ 45,00"
 
     services.record_void(record=room.billing_record, by=admin_user, reason="Cortesia.")
