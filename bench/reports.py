@@ -94,6 +94,15 @@ def prepare(data_dir: Path) -> None:
 # --- The data ----------------------------------------------------------------------
 
 
+def end_of_now() -> dt.datetime:
+    """The end of the clinic's current local month, as the pages bound their 12 months."""
+    from django.utils import timezone
+
+    from billing.selectors import month_bounds
+
+    return month_bounds(month_start(timezone.localdate()))[1]
+
+
 def month_start(day: dt.date, back: int = 0) -> dt.date:
     index = day.year * 12 + day.month - 1 - back
     return dt.date(index // 12, index % 12 + 1, 1)
@@ -220,13 +229,17 @@ def build(*, doctors: int, records: int, months: int) -> dict:
 # --- Timing --------------------------------------------------------------------------
 
 
-def bare(sql: str, params: list):
+def bare(*statements: tuple[str, list]):
+    """Hand-written SQL for what a page shows: every statement run, every row fetched."""
     from django.db import connection
 
     def run():
+        rows = []
         with connection.cursor() as cursor:
-            cursor.execute(sql, params)
-            return cursor.fetchall()
+            for sql, params in statements:
+                cursor.execute(sql, params)
+                rows.extend(cursor.fetchall())
+        return rows
 
     return run
 
@@ -330,21 +343,72 @@ def main(argv=None) -> int:
         admin_client, doctor_client = Client(), Client()
         admin_client.force_login(people["admin"])
         doctor_client.force_login(doctor)
-        bounds = [connection.ops.adapt_datetimefield_value(value) for value in (start, end)]
+        adapt = connection.ops.adapt_datetimefield_value
+        bounds = [adapt(start), adapt(end)]
+        # The charts and the month-by-month table: the 12 local months up to this one.
+        year = [adapt(month_bounds(month_start(timezone.localdate(), 11))[0]), adapt(end_of_now())]
         sums = "count(*), sum(gross), sum(platform_amount), sum(doctor_amount)"
-        in_month = "voided_at IS NULL AND ended_at >= %s AND ended_at < %s"
+        # São Paulo has kept UTC-3 all year since 2019: a fixed offset is the bare way.
+        local_month = "strftime('%%Y-%%m', ended_at, '-3 hours')"
+        counted = "voided_at IS NULL AND ended_at >= %s AND ended_at < %s"
+        no_show = (
+            "FROM rooms_room m LEFT JOIN billing_billingrecord r ON r.room_id = m.id"
+            " WHERE m.status = 'ended' AND r.id IS NULL AND m.ended_at >= %s AND m.ended_at < %s"
+        )
         everyone = month_totals(start=start, end=end)
         theirs = month_totals(start=start, end=end, doctor=doctor)
+        admin_bare = bare(
+            (
+                f"SELECT r.doctor_id, u.first_name, u.last_name, {sums}"  # noqa: S608
+                " FROM billing_billingrecord r JOIN accounts_user u ON u.id = r.doctor_id"
+                f" WHERE {counted} GROUP BY r.doctor_id",
+                bounds,
+            ),
+            (f"SELECT m.doctor_id, count(*) {no_show} GROUP BY m.doctor_id", bounds),  # noqa: S608
+            (
+                f"SELECT {local_month} AS month, {sums} FROM billing_billingrecord"  # noqa: S608
+                f" WHERE {counted} GROUP BY month",
+                year,
+            ),
+            (
+                f"SELECT strftime('%%Y-%%m', m.ended_at, '-3 hours') AS month, count(*)"  # noqa: S608
+                f" {no_show} GROUP BY month",
+                year,
+            ),
+        )
+        one_doctor = "doctor_id = %s AND ended_at >= %s AND ended_at < %s"
+        doctor_bare = bare(
+            (
+                "SELECT r.ended_at, u.first_name, u.last_name, r.seconds_together, r.gross,"  # noqa: S608
+                " r.platform_amount, r.doctor_amount FROM billing_billingrecord r"
+                " JOIN accounts_user u ON u.id = r.patient_id"
+                f" WHERE r.voided_at IS NULL AND r.{one_doctor}"
+                " ORDER BY r.ended_at DESC LIMIT 50",
+                [doctor.pk, *bounds],
+            ),
+            (
+                f"SELECT {sums} FROM billing_billingrecord"  # noqa: S608
+                f" WHERE voided_at IS NULL AND {one_doctor}",
+                [doctor.pk, *bounds],
+            ),
+            (
+                f"SELECT * FROM billing_billingrecord"  # noqa: S608
+                f" WHERE voided_at IS NOT NULL AND {one_doctor}",
+                [doctor.pk, *bounds],
+            ),
+            (f"SELECT m.* {no_show} AND m.doctor_id = %s", [*bounds, doctor.pk]),  # noqa: S608
+            (
+                f"SELECT {local_month} AS month, {sums} FROM billing_billingrecord"  # noqa: S608
+                f" WHERE voided_at IS NULL AND {one_doctor} GROUP BY month",
+                [doctor.pk, *year],
+            ),
+        )
         cases = [
             {
                 "name": "admin's month report",
                 "url": reverse("billing:revenue") + query,
                 "page": page(admin_client, reverse("billing:revenue") + query),
-                "bare": bare(
-                    f"SELECT doctor_id, {sums} FROM billing_billingrecord"  # noqa: S608
-                    f" WHERE {in_month} GROUP BY doctor_id",
-                    bounds,
-                ),
+                "bare": admin_bare,
                 "expect": [format_brl(everyone["gross"]), format_brl(everyone["platform"])],
             },
             {
@@ -353,22 +417,14 @@ def main(argv=None) -> int:
                 "page": page(
                     admin_client, reverse("billing:revenue_doctor", args=[doctor.pk]) + query
                 ),
-                "bare": bare(
-                    f"SELECT {sums} FROM billing_billingrecord"  # noqa: S608
-                    f" WHERE doctor_id = %s AND {in_month}",
-                    [doctor.pk, *bounds],
-                ),
+                "bare": doctor_bare,
                 "expect": [format_brl(theirs["gross"]), format_brl(theirs["doctors"])],
             },
             {
                 "name": "doctor's own page",
                 "url": reverse("billing:doctor_billing") + query,
                 "page": page(doctor_client, reverse("billing:doctor_billing") + query),
-                "bare": bare(
-                    f"SELECT {sums} FROM billing_billingrecord"  # noqa: S608
-                    f" WHERE doctor_id = %s AND {in_month}",
-                    [doctor.pk, *bounds],
-                ),
+                "bare": doctor_bare,
                 "expect": [format_brl(theirs["doctors"]), format_brl(theirs["gross"])],
             },
         ]

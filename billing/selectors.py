@@ -6,8 +6,20 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
-from django.db.models import Count, DecimalField, Q, QuerySet, Sum, Value
-from django.db.models.functions import Coalesce, TruncMonth
+from django.db.models import (
+    Case,
+    Count,
+    DecimalField,
+    IntegerField,
+    Max,
+    Min,
+    Q,
+    QuerySet,
+    Sum,
+    Value,
+    When,
+)
+from django.db.models.functions import Coalesce
 
 from accounts.models import Role, User
 from rooms.models import Room, RoomStatus
@@ -84,19 +96,65 @@ def totals(records: QuerySet[BillingRecord]) -> dict:
     )
 
 
-def totals_by_month(records: QuerySet[BillingRecord]) -> list[dict]:
-    """Counted consultations and money per local month, grouped in the database."""
-    return list(
-        records.filter(voided_at__isnull=True)
-        .annotate(month=TruncMonth("ended_at", tzinfo=clinic_zone()))
-        .values("month")
-        .order_by("month")
-        .annotate(
-            consultations=Count("pk"),
-            gross=_sum("gross"),
-            platform=_sum("platform_amount"),
-            doctors=_sum("doctor_amount"),
-        )
+def month_buckets(field: str, months: list[dt.date]) -> Case:
+    """The index in `months` of the local month `field` falls in (None outside them).
+
+    Each month is its local bounds (midnight in the clinic's zone, as aware
+    datetimes), so the database compares the column against them with its
+    index, in C. Django's TruncMonth with a time zone does the same grouping,
+    but SQLite runs it as a Python function per row: 0.24 s over 50,000 rows.
+    """
+    whens = []
+    for index, month in enumerate(months):
+        start, end = month_bounds(month)
+        whens.append(When(**{f"{field}__gte": start, f"{field}__lt": end}, then=Value(index)))
+    return Case(*whens, default=None, output_field=IntegerField())
+
+
+def _months_spanned(queryset: QuerySet, field: str) -> list[dt.date]:
+    """Every local month from the first row's to the last row's."""
+    span = queryset.aggregate(first=Min(field), last=Max(field))
+    if span["first"] is None:
+        return []
+    zone = clinic_zone()
+    first, last = span["first"].astimezone(zone), span["last"].astimezone(zone)
+    months, year, month = [], first.year, first.month
+    while (year, month) <= (last.year, last.month):
+        months.append(dt.date(year, month, 1))
+        year, month = (year, month + 1) if month < 12 else (year + 1, 1)
+    return months
+
+
+def _grouped_by_month(queryset: QuerySet, field: str, months, **aggregates) -> list[dict]:
+    months = _months_spanned(queryset, field) if months is None else list(months)
+    if not months:
+        return []
+    start, end = month_bounds(months[0])[0], month_bounds(months[-1])[1]
+    rows = (
+        queryset.filter(**{f"{field}__gte": start, f"{field}__lt": end})
+        .annotate(bucket=month_buckets(field, months))
+        .exclude(bucket=None)
+        .values("bucket")
+        .order_by("bucket")
+        .annotate(**aggregates)
+    )
+    return [{"month": months[row.pop("bucket")], **row} for row in rows]
+
+
+def totals_by_month(
+    records: QuerySet[BillingRecord], *, months: list[dt.date] | None = None
+) -> list[dict]:
+    """Counted consultations and money per local month (`months`, oldest first, or
+    every month the records span), grouped in the database in one query (two
+    without `months`). Months without records are left out."""
+    return _grouped_by_month(
+        records.filter(voided_at__isnull=True),
+        "ended_at",
+        months,
+        consultations=Count("pk"),
+        gross=_sum("gross"),
+        platform=_sum("platform_amount"),
+        doctors=_sum("doctor_amount"),
     )
 
 
@@ -172,15 +230,10 @@ def no_shows(*, start: dt.datetime, end: dt.datetime, doctor: User | None = None
     return rooms.select_related("patient", "doctor__doctor_profile").order_by("-ended_at", "-pk")
 
 
-def no_shows_by_month(rooms) -> dict[dt.date, int]:
-    """No-show counts per local month, grouped in the database."""
-    rows = (
-        rooms.annotate(month=TruncMonth("ended_at", tzinfo=clinic_zone()))
-        .values("month")
-        .order_by("month")
-        .annotate(count=Count("pk"))
-    )
-    return {dt.date(row["month"].year, row["month"].month, 1): row["count"] for row in rows}
+def no_shows_by_month(rooms, *, months: list[dt.date]) -> dict[dt.date, int]:
+    """No-show counts per local month of `months`, grouped in the database."""
+    rows = _grouped_by_month(rooms, "ended_at", months, count=Count("pk"))
+    return {row["month"]: row["count"] for row in rows}
 
 
 @dataclass(frozen=True)
@@ -198,10 +251,12 @@ def revenue_by_month(*, months: list[dt.date]) -> list[MonthRevenue]:
     first), every month present. Two grouped queries, whatever the number of records."""
     start, end = month_bounds(months[0])[0], month_bounds(months[-1])[1]
     money = {
-        dt.date(row["month"].year, row["month"].month, 1): row
-        for row in totals_by_month(records_between(BillingRecord.objects.all(), start, end))
+        row["month"]: row
+        for row in totals_by_month(
+            records_between(BillingRecord.objects.all(), start, end), months=months
+        )
     }
-    missed = no_shows_by_month(no_shows(start=start, end=end))
+    missed = no_shows_by_month(no_shows(start=start, end=end), months=months)
     zero = Decimal("0.00")
     return [
         MonthRevenue(

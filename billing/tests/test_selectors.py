@@ -113,11 +113,20 @@ def test_monthly_totals_are_grouped_in_the_database(django_assert_num_queries, d
             when = dt.datetime(2025 + i // 12, i % 12 + 1, 15, 12, tzinfo=UTC)
             BillingRecordFactory(room=EndedRoomFactory(doctor=doctor, ended_at=when))
 
-    with django_assert_num_queries(1):
-        rows = totals_by_month(BillingRecord.objects.filter(doctor=doctor))
+    records = BillingRecord.objects.filter(doctor=doctor)
+    # The span of months first (one indexed MIN/MAX), then one grouped query.
+    with django_assert_num_queries(2):
+        rows = totals_by_month(records)
         assert len(rows) == months
+    asked = [dt.date(2025 + i // 12, i % 12 + 1, 1) for i in range(months)]
+    with django_assert_num_queries(1) as captured:
+        assert totals_by_month(records, months=asked) == rows
 
     assert {row["consultations"] for row in rows} == {2}
+    assert [row["month"] for row in rows] == asked
+    # Compared with the month bounds, not truncated per row: on SQLite Django's
+    # TruncMonth with a time zone is a Python function called for every row.
+    assert "django_datetime_trunc" not in captured.captured_queries[0]["sql"]
 
 
 # --- Rates in force ----------------------------------------------------------------

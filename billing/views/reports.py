@@ -39,8 +39,7 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 def _months_chart(records, *, series: dict, chart_id: str) -> dict:
     months = charts.last_months(local_today())
-    start = selectors.month_bounds(months[0])[0]
-    rows = selectors.totals_by_month(records.filter(ended_at__gte=start))
+    rows = selectors.totals_by_month(records, months=months)
     return charts.monthly_chart(rows, series=series, end=months[-1], chart_id=chart_id)
 
 
