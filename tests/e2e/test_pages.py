@@ -167,7 +167,7 @@ def test_a_form_with_errors_keeps_what_was_typed(browser, daphne_server, clinic)
 def test_dashboard_counters_count_up_unless_the_user_prefers_less_motion(
     browser, daphne_server, clinic
 ):
-    counter = ".stat-value[data-count]"
+    counter = ".stat-card:has(.bi-heart-pulse) .stat-value[data-count]"  # active doctors
     for motion, animates in (("reduce", False), ("no-preference", True)):
         visit = Visit(browser, daphne_server, WIDTHS["1440"])
         visit.context.close()
