@@ -272,7 +272,7 @@ class VoidForm(forms.Form):
 
 
 def month_choices(*, today: dt.date, selected: dt.date | None, count: int = 60) -> list:
-    """(value, label) of the months a picker offers, newest first: the last `count`,
+    """(value, label, selected) of the months a picker offers, newest first: the last `count`,
     and the selected one if it is older. A <select> rather than <input type=month>,
     which browsers draw in their own language, not the page's."""
     months = []
@@ -283,4 +283,4 @@ def month_choices(*, today: dt.date, selected: dt.date | None, count: int = 60) 
     if selected and selected not in months:
         months.append(selected)
         months.sort(reverse=True)
-    return [(f"{m:%Y-%m}", month_label(m)) for m in months]
+    return [(f"{m:%Y-%m}", month_label(m), m == selected) for m in months]

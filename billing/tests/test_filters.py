@@ -162,7 +162,8 @@ def test_the_month_picker_offers_five_years_in_the_pages_language():
 
     choices = month_choices(today=TODAY, selected=dt.date(2026, 10, 1))
     assert len(choices) == 60
-    assert choices[0] == ("2026-10", "outubro de 2026")
-    assert choices[-1] == ("2021-11", "novembro de 2021")
+    assert choices[0] == ("2026-10", "outubro de 2026", True)
+    assert choices[-1] == ("2021-11", "novembro de 2021", False)
+    assert sum(selected for _value, _label, selected in choices) == 1
     older = month_choices(today=TODAY, selected=dt.date(2001, 3, 1))
-    assert older[-1] == ("2001-03", "março de 2001") and len(older) == 61
+    assert older[-1] == ("2001-03", "março de 2001", True) and len(older) == 61

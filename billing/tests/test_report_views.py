@@ -508,3 +508,27 @@ def test_query_counts_stay_flat_from_10_to_10000_records(
 
     with django_assert_max_num_queries(small):
         client.get(path)
+
+
+def test_long_lists_apart_show_the_latest_and_count_them_all(
+    client, doctor, patient, admin_user, monkeypatch
+):
+    monkeypatch.setattr("billing.views.reports.APART_SHOWN", 2)
+    now = _this_month(day=1, hour=12)
+    for _ in range(3):
+        voided = record(doctor=doctor, patient=patient, ended_at=now)
+        services.record_void(record=voided, by=admin_user, reason="Falha técnica")
+    for _ in range(2):
+        ended_room(doctor=doctor, patient=patient, ended_at=now, call=False)
+    counted = [record(doctor=doctor, patient=patient, ended_at=now) for _ in range(3)]
+    client.force_login(doctor)
+
+    response = client.get(DOCTOR_PAGE)
+
+    context = response.context
+    assert (len(context["voided_records"]), context["voided_count"]) == (2, 3)
+    assert (len(context["no_shows"]), context["no_show_count"]) == (2, 2)
+    # The pages' count is the month's totals, not a query of its own.
+    assert context["page_obj"].paginator.count == len(counted) == context["totals"]["consultations"]
+    assert len(context["page_obj"].object_list) == 3
+    assert "Mostrando os 2 mais recentes de 3." in _text(response)

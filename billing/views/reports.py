@@ -52,20 +52,43 @@ def _records_of(records, period, request, *, page_size=RECORDS_PAGE_SIZE) -> dic
     """One period's records of one doctor: counted (paged), voided and no-shows apart."""
     start, end = period.bounds
     in_period = selectors.records_between(records, start, end)
-    page = Paginator(selectors.counted(in_period), page_size).get_page(request.GET.get("page"))
-    voided = selectors.voided(in_period)
+    totals = selectors.totals(in_period)
+    paginator = CountedPaginator(
+        selectors.counted(in_period), page_size, count=totals["consultations"]
+    )
+    voided, voided_count = _apart(selectors.voided(in_period))
     return {
-        "page_obj": page,
-        "totals": selectors.totals(in_period),
-        "voided_records": voided[:APART_SHOWN],
-        "voided_count": voided.count(),
+        "page_obj": paginator.get_page(request.GET.get("page")),
+        "totals": totals,
+        "voided_records": voided,
+        "voided_count": voided_count,
     }
+
+
+class CountedPaginator(Paginator):
+    """A paginator told its count: the month's totals already counted the records."""
+
+    def __init__(self, object_list, per_page, *, count: int):
+        super().__init__(object_list, per_page)
+        self._known_count = count
+
+    @property
+    def count(self) -> int:
+        return self._known_count
+
+
+def _apart(queryset) -> tuple[list, int]:
+    """The first APART_SHOWN rows and how many there are, counting only when there are more."""
+    rows = list(queryset[: APART_SHOWN + 1])
+    if len(rows) <= APART_SHOWN:
+        return rows, len(rows)
+    return rows[:APART_SHOWN], queryset.count()
 
 
 def _no_shows_of(doctor, period) -> dict:
     start, end = period.bounds
-    rooms = selectors.no_shows(start=start, end=end, doctor=doctor)
-    return {"no_shows": rooms[:APART_SHOWN], "no_show_count": rooms.count()}
+    rooms, count = _apart(selectors.no_shows(start=start, end=end, doctor=doctor))
+    return {"no_shows": rooms, "no_show_count": count}
 
 
 @method_decorator(never_cache, name="dispatch")
