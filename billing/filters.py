@@ -24,7 +24,8 @@ from .selectors import clinic_zone, month_bounds
 FIRST_YEAR = 2000
 # Long enough for any report a clinic asks for; short enough to stay a report.
 MAX_RANGE_YEARS = 5
-_MONTH = re.compile(r"(\d{4})-(\d{2})")
+# ASCII digits only: \d would also take "٢٠٢٦-١٠".
+_MONTH = re.compile(r"([0-9]{4})-([0-9]{2})")
 
 
 @dataclass(frozen=True)
@@ -147,14 +148,15 @@ class MonthForm(_QueryForm):
                 code="invalid_month",
                 params={"value": text[:20]},
             )
-        month = dt.date(int(match.group(1)), int(match.group(2)), 1)
-        if not _year_in_range(month, self.today):
+        # The year is checked before it makes a date: year 0000 has none.
+        year = int(match.group(1))
+        if not FIRST_YEAR <= year <= self.today.year + 1:
             raise forms.ValidationError(
                 _("Choose a month between %(first)d and %(last)d."),
                 code="month_out_of_range",
                 params={"first": FIRST_YEAR, "last": self.today.year + 1},
             )
-        return month
+        return dt.date(year, int(match.group(2)), 1)
 
     def default_period(self) -> Period:
         return Period.of_month(self.today)

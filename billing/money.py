@@ -17,9 +17,12 @@ CENT = Decimal("0.01")
 HUNDRED = Decimal("100")
 
 # Digits with a decimal comma; dots only as thousands separators, in groups of three.
-_BRAZILIAN = re.compile(r"(?:\d{1,3}(?:\.\d{3})+|\d+)(?:,(\d+))?")
+_BRAZILIAN = re.compile(r"(?:\d{1,3}(?:\.\d{3})+|\d+)(?:,(\d+))?", re.ASCII)
 # A single dot followed by one or two digits is a decimal point ("150.50").
-_DOT_DECIMAL = re.compile(r"\d+\.(\d{1,2})")
+_DOT_DECIMAL = re.compile(r"\d+\.(\d{1,2})", re.ASCII)
+# One to three digits, then a dot or a comma and exactly three: a thousands separator
+# in one notation, decimals in the other.
+_THOUSANDS_OR_DECIMALS = re.compile(r"\d{1,3}[.,]\d{3}", re.ASCII)
 _CURRENCY = re.compile(r"^R\$\s*", re.IGNORECASE)
 
 
@@ -37,32 +40,40 @@ def parse_amount(text, *, what=None, suffix: str = "") -> Decimal:
         raise ValidationError(
             _("Type %(what)s with digits."), code="invalid", params={"what": what}
         )
+    percentage = suffix == "%"
     value = str(text).replace("\u00a0", " ").strip()
-    value = _CURRENCY.sub("", value)
+    if not percentage:
+        value = _CURRENCY.sub("", value)
     if suffix and value.endswith(suffix):
         value = value[: -len(suffix)].rstrip()
     if not value:
         raise ValidationError(_("Type %(what)s."), code="required", params={"what": what})
     if value.startswith("-"):
         raise ValidationError(_("The value cannot be negative."), code="negative")
+    # "1.234" (one thousand or one point two?) and "1,234" (the same, written the
+    # other way round) are refused rather than guessed.
+    if _THOUSANDS_OR_DECIMALS.fullmatch(value):
+        if percentage:
+            message = _(
+                "“%(value)s” can be read two ways. Type the share with a comma, such as 33,33."
+            )
+        else:
+            message = _(
+                "“%(value)s” can be read two ways. Use the comma only for cents, such as 1.234,56."
+            )
+        raise ValidationError(message, code="ambiguous", params={"value": value})
     if _DOT_DECIMAL.fullmatch(value) and "," not in value:
         decimals = _DOT_DECIMAL.fullmatch(value).group(1)
         number = value
     elif match := _BRAZILIAN.fullmatch(value):
-        if re.fullmatch(r"\d{1,3}\.\d{3}", value):
-            raise ValidationError(
-                _("“%(value)s” can be read two ways. For %(value)s reais, type %(value)s,00."),
-                code="ambiguous",
-                params={"value": value},
-            )
         decimals = match.group(1) or ""
         number = value.replace(".", "").replace(",", ".")
     else:
-        raise ValidationError(
-            _("Type %(what)s with digits only, such as 1.234,56."),
-            code="invalid",
-            params={"what": what},
-        )
+        if percentage:
+            message = _("Type %(what)s with digits only, such as 33,33.")
+        else:
+            message = _("Type %(what)s with digits only, such as 1.234,56.")
+        raise ValidationError(message, code="invalid", params={"what": what})
     if len(decimals) > 2:
         raise ValidationError(_("Use at most two decimal places."), code="decimal_places")
     # Wide enough for any length typed: the default 28 digits would raise on a long

@@ -9,7 +9,8 @@ from django.conf import settings
 from django.db.models import (
     Case,
     Count,
-    DecimalField,
+    F,
+    Func,
     IntegerField,
     Max,
     Min,
@@ -19,13 +20,13 @@ from django.db.models import (
     Value,
     When,
 )
-from django.db.models.functions import Coalesce
+from django.db.models.functions import Cast, Coalesce, Round
 
 from accounts.models import Role, User
 from rooms.models import Room, RoomStatus
 
 from .models import BillingRecord, BillingSettings, DoctorRate, RateChange
-from .money import split
+from .money import CENT, split
 
 
 @dataclass(frozen=True)
@@ -79,11 +80,31 @@ def month_bounds(month: dt.date) -> tuple[dt.datetime, dt.datetime]:
     return start, following
 
 
-_ZERO = Value(Decimal("0.00"), output_field=DecimalField(max_digits=12, decimal_places=2))
+class _MoneySum(Func):
+    """The exact sum of a money column, as a Decimal with two places.
+
+    Summed in whole cents inside the database: SQLite keeps decimal columns as
+    floating point, and its SUM of 100,000 rows of 10,05 is 1005000.7000017986;
+    integers add up exactly on every engine.
+    """
+
+    template = "%(expressions)s"
+    output_field = IntegerField()
+
+    def __init__(self, field: str):
+        cents = Cast(Round(F(field) * 100), output_field=IntegerField())
+        super().__init__(Coalesce(Sum(cents), Value(0)))
+
+    def get_db_converters(self, connection):
+        return [*super().get_db_converters(connection), self._to_money]
+
+    @staticmethod
+    def _to_money(value, expression, connection) -> Decimal:
+        return (Decimal(int(value)) / 100).quantize(CENT)
 
 
-def _sum(field: str):
-    return Coalesce(Sum(field), _ZERO)
+def _sum(field: str) -> _MoneySum:
+    return _MoneySum(field)
 
 
 def totals(records: QuerySet[BillingRecord]) -> dict:
@@ -246,17 +267,16 @@ class MonthRevenue:
     no_shows: int
 
 
-def revenue_by_month(*, months: list[dt.date]) -> list[MonthRevenue]:
-    """The clinic's counted money and no-shows for each of `months` (first days, oldest
-    first), every month present. Two grouped queries, whatever the number of records."""
+def revenue_by_month(*, months: list[dt.date], doctor: User | None = None) -> list[MonthRevenue]:
+    """The clinic's (or one doctor's) counted money and no-shows for each of `months`
+    (first days, oldest first), every month present. Two grouped queries, whatever
+    the number of records."""
     start, end = month_bounds(months[0])[0], month_bounds(months[-1])[1]
-    money = {
-        row["month"]: row
-        for row in totals_by_month(
-            records_between(BillingRecord.objects.all(), start, end), months=months
-        )
-    }
-    missed = no_shows_by_month(no_shows(start=start, end=end), months=months)
+    records = records_between(BillingRecord.objects.all(), start, end)
+    if doctor is not None:
+        records = records.filter(doctor=doctor)
+    money = {row["month"]: row for row in totals_by_month(records, months=months)}
+    missed = no_shows_by_month(no_shows(start=start, end=end, doctor=doctor), months=months)
     zero = Decimal("0.00")
     return [
         MonthRevenue(

@@ -33,6 +33,8 @@ def _form(cls, query: str):
         ("month=%00", OCTOBER, "null_characters_not_allowed"),
         ("month=" + "9" * 500, OCTOBER, "invalid_month"),
         ("month=9999-01", OCTOBER, "month_out_of_range"),
+        ("month=0000-01", OCTOBER, "month_out_of_range"),
+        ("month=%D9%A2%D9%A0%D9%A2%D9%A6-10", OCTOBER, "invalid_month"),
         ("month=1999-12", OCTOBER, "month_out_of_range"),
         ("month=2028-01", OCTOBER, "month_out_of_range"),
         ("month=2026-07&month=2026-08", OCTOBER, "repeated"),

@@ -58,7 +58,7 @@ def test_amounts_people_type_are_read_as_they_meant(text, expected):
         ("1.234", "ambiguous"),
         ("1.000", "ambiguous"),
         ("1,2,3", "invalid"),
-        ("12,345", "decimal_places"),
+        ("12,345", "ambiguous"),
         ("150.505", "ambiguous"),  # three digits after a lone dot: thousands or decimals?
         ("1.23.4", "invalid"),
         ("1.2345", "invalid"),
@@ -190,3 +190,21 @@ def test_whatever_is_typed_is_read_or_refused_never_crashed_on(text):
     else:
         assert isinstance(value, Decimal) and value.is_finite() and value >= 0
         assert value.as_tuple().exponent == -2
+
+
+def test_a_share_is_refused_in_its_own_words_and_never_read_as_reais():
+    with pytest.raises(ValidationError) as ambiguous:
+        parse_amount("1.234", suffix="%")
+    assert ambiguous.value.code == "ambiguous"
+    assert "reais" not in str(ambiguous.value.messages) and "33,33" in str(ambiguous.value.messages)
+    with pytest.raises(ValidationError) as currency:
+        parse_amount("R$ 30", suffix="%")
+    assert currency.value.code == "invalid" and "33,33" in str(currency.value.messages)
+    assert parse_amount("33,33 %", suffix="%") == Decimal("33.33")
+
+
+@pytest.mark.parametrize("typed", ["١٥٠", "１５０", "1,234"])
+def test_digits_of_other_scripts_and_the_comma_before_three_digits_are_refused(typed):
+    with pytest.raises(ValidationError) as refused:
+        parse_amount(typed)
+    assert refused.value.code in {"invalid", "ambiguous"}

@@ -206,7 +206,7 @@ def test_unchanged_defaults_say_nothing_changed(admin_client):
         ("consultation_fee", "NaN", "Digite o valor da consulta só com números"),
         ("consultation_fee", "", "Digite o valor da consulta."),
         ("consultation_fee", "100000,01", "no máximo R$ 100.000,00"),
-        ("consultation_fee", "150,555", "Use no máximo duas casas decimais."),
+        ("consultation_fee", "150,555", "Use a vírgula só para os centavos"),
         ("platform_percentage", "100,01", "A taxa da clínica pode ser no máximo 100 %."),
         ("platform_percentage", "-1", "O valor não pode ser negativo."),
         ("min_billable_seconds", "1,5", "Digite um número inteiro de segundos"),
@@ -302,7 +302,7 @@ def test_an_untouched_doctor_form_creates_no_rate_row(admin_client, doctor):
             "platform_percentage",
             "no máximo 100 %",
         ),
-        ({"platform_percentage": "12,345"}, "platform_percentage", "duas casas decimais"),
+        ({"platform_percentage": "12,3456"}, "platform_percentage", "duas casas decimais"),
     ],
 )
 def test_a_refused_doctor_rate_saves_nothing(admin_client, doctor, form, field, message):

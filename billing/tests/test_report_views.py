@@ -12,6 +12,7 @@ from accounts.tests.factories import DoctorFactory, PatientFactory
 from billing import services
 from billing.models import BillingRecordEvent, RecordAction
 from billing.selectors import clinic_zone
+from rooms.models import Room
 
 from .report_fixtures import ended_room, local, many_records, record
 
@@ -166,7 +167,14 @@ def test_an_admin_is_sent_to_the_revenue_and_a_patient_refused(client, admin_use
 
 @pytest.mark.parametrize(
     "query",
-    ["month=2026-13", "month=../", "month=9999-01", "month=2026-01&month=2026-02", "month=%00"],
+    [
+        "month=2026-13",
+        "month=../",
+        "month=9999-01",
+        "month=0000-01",
+        "month=2026-01&month=2026-02",
+        "month=%00",
+    ],
 )
 def test_a_bad_month_is_a_message_and_the_default_month(client, doctor, query):
     client.force_login(doctor)
@@ -259,6 +267,12 @@ def test_revenue_for_one_doctor(client, admin_user, clinic, doctor):
     response = client.get(REVENUE, {"doctor": doctor.pk})
     assert [r.doctor for r in response.context["doctor_rows"]] == [doctor]
     assert f"doctor={doctor.pk}" in response.context["export_query"]
+    # The month-by-month table and the chart are that doctor's too, and say so.
+    this, last = response.context["months"][:2]
+    assert (this.consultations, this.gross, this.no_shows) == (2, Decimal("250.00"), 1)
+    assert (last.consultations, last.no_shows) == (1, 0)
+    assert response.context["chart"]["datasets"][0]["values"][-1] == "250.00"
+    assert f"Mês a mês · {doctor.display_name}" in _text(response)
 
 
 @pytest.mark.parametrize(
@@ -532,3 +546,16 @@ def test_long_lists_apart_show_the_latest_and_count_them_all(
     assert context["page_obj"].paginator.count == len(counted) == context["totals"]["consultations"]
     assert len(context["page_obj"].object_list) == 3
     assert "Mostrando os 2 mais recentes de 3." in _text(response)
+
+
+def test_each_consultation_not_held_says_why(client, doctor, patient):
+    now = _this_month(day=1, hour=12)
+    ended_room(doctor=doctor, patient=patient, ended_at=now, call=False)
+    short = ended_room(doctor=doctor, patient=patient, ended_at=now)
+    Room.objects.filter(pk=short.pk).update(both_present_seconds=90)
+    client.force_login(doctor)
+
+    page = _text(client.get(DOCTOR_PAGE)).replace("\xa0", " ")
+
+    assert "médico e paciente não estiveram juntos na chamada" in page
+    assert "juntos só 2 min, menos que o mínimo da clínica" in page

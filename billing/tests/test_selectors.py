@@ -5,11 +5,13 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import pytest
+from django.utils import timezone
 
 from billing import selectors
 from billing.models import BillingRecord, BillingSettings
 from billing.permissions import records_visible_to
 from billing.selectors import effective_rate, month_bounds, rate_for, totals, totals_by_month
+from rooms.models import Room, RoomStatus
 
 from .factories import BillingRecordFactory, DoctorRateFactory, EndedRoomFactory
 
@@ -211,3 +213,29 @@ def test_records_come_with_their_people(django_assert_num_queries, admin_user, t
         names = [(r.doctor.last_name, r.patient.last_name) for r in records_visible_to(admin_user)]
 
     assert len(names) == 2
+
+
+def test_money_sums_are_exact_to_the_cent_however_many_rows(doctor, patient):
+    """SQLite keeps decimals as floating point: its SUM over these rows is off by
+    more than a cent's thousandth. The totals are summed in whole cents."""
+    now = timezone.now()
+    rooms = Room.objects.bulk_create(
+        Room(code=f"sum{i:09d}", doctor=doctor, patient=patient, status=RoomStatus.ENDED,
+             ended_at=now, call_started_at=now)
+        for i in range(2000)
+    )  # fmt: skip
+    gross, platform = Decimal("99999.99"), Decimal("30000.00")
+    BillingRecord.objects.bulk_create(
+        BillingRecord(room=room, doctor=doctor, patient=patient, consultation_fee=gross,
+                      platform_percentage=Decimal("30.00"), gross=gross, platform_amount=platform,
+                      doctor_amount=gross - platform, seconds_together=60, ended_at=now)
+        for room in rooms
+    )  # fmt: skip
+    records = BillingRecord.objects.filter(doctor=doctor)
+
+    month = timezone.localdate().replace(day=1)
+    for row in (totals(records), totals_by_month(records, months=[month])[0]):
+        assert row["gross"] == Decimal("199999980.00") and str(row["gross"]) == "199999980.00"
+        assert row["platform"] == Decimal("60000000.00")
+        assert row["doctors"] == Decimal("139999980.00")
+        assert row["platform"] + row["doctors"] == row["gross"]

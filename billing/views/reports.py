@@ -140,7 +140,7 @@ class RevenueView(BillingMixin, TemplateView):
         start, end = period.bounds
         rows = selectors.revenue_by_doctor(start=start, end=end, doctor=form.doctor_choice)
         months = charts.last_months(local_today())
-        by_month = selectors.revenue_by_month(months=months)
+        by_month = selectors.revenue_by_month(months=months, doctor=form.doctor_choice)
         params = dict(period.params)
         if form.doctor_choice:
             params["doctor"] = str(form.doctor_choice.pk)
