@@ -105,6 +105,27 @@ async def test_an_ended_room_is_closed_with_4410(room):
     assert await closed_with(socket) == 4410
 
 
+async def test_a_deactivated_participant_with_a_live_session_is_closed_with_4401(room):
+    # django.contrib.auth.get_user's rule, applied at admission: inactive is signed out.
+    client = await sync_to_async(_session_client)(room.patient)
+    await sync_to_async(type(room.patient).objects.filter(pk=room.patient_id).update)(
+        is_active=False
+    )
+    socket = await open_socket(client=client, room=room)
+    assert await closed_with(socket) == 4401
+
+
+async def test_a_session_signed_before_the_secret_was_rotated_is_still_admitted(room, settings):
+    # A session from before a rotation (SECRET_KEY_FALLBACKS) still verifies, as on
+    # the pages: admission applies django.contrib.auth.get_user's rules, not its own.
+    client = await sync_to_async(_session_client)(room.doctor)
+    settings.SECRET_KEY_FALLBACKS = [settings.SECRET_KEY]
+    settings.SECRET_KEY = "a-rotated-secret-" + "x" * 40
+    socket = await open_socket(client=client, room=room)
+    assert (await frame(socket))["type"] == "welcome"
+    await socket.disconnect()
+
+
 def _shift_clock(client, *, login, active):
     """Move the session's clock back (seconds ago), as accounts.middleware keeps it."""
     import time
