@@ -1,4 +1,4 @@
-"""The revenue table as a spreadsheet (openpyxl).
+"""The revenue tables as a spreadsheet (openpyxl).
 
 Money cells are numbers, never text, so the clinic can add them up. Their
 format code is `"R$" #,##0.00`: in a format code `,` and `.` are the
@@ -22,6 +22,7 @@ from openpyxl import Workbook
 from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 from openpyxl.utils import get_column_letter
 
+from .charts import month_label
 from .money import format_brl
 
 MONEY_FORMAT = '"R$" #,##0.00'
@@ -38,50 +39,80 @@ def _text(cell, value: str) -> None:
         cell.quotePrefix = True
 
 
-def revenue_workbook(*, rows, totals: dict, period_label: str, clinic_name: str) -> bytes:
-    """`rows`: selectors.DoctorRevenue; `totals`: selectors.revenue_totals(rows)."""
+def revenue_workbook(*, rows, period_label: str, clinic_name: str, months=()) -> bytes:
+    """The revenue page's two tables, each on a sheet of its own: `rows`
+    (selectors.DoctorRevenue) for the period, and `months` (selectors.MonthRevenue,
+    newest first)."""
     book = Workbook()
-    sheet = book.active
-    sheet.title = _("Revenue")[:31]
+    by_doctor = book.active
+    by_doctor.title = _("Revenue")[:31]
+    _table(
+        by_doctor,
+        title=f"{clinic_name} · {_('Revenue')} · {period_label}",
+        first_header=_("Doctor"),
+        lines=[
+            (r.doctor.display_name, r.consultations, r.gross, r.platform, r.doctors, r.no_shows)
+            for r in rows
+        ],
+    )
+    if months:
+        by_month = book.create_sheet(_("Month by month")[:31])
+        _table(
+            by_month,
+            title=f"{clinic_name} · {_('Month by month')}",
+            first_header=_("Month"),
+            lines=[
+                (month_label(m.month), m.consultations, m.gross, m.platform, m.doctors, m.no_shows)
+                for m in months
+            ],
+        )
+    buffer = io.BytesIO()
+    book.save(buffer)
+    return buffer.getvalue()
+
+
+def _table(sheet, *, title: str, first_header, lines: list[tuple]) -> None:
+    """A title, when it was made, a styled header, one row per line (a name, a count,
+    three amounts and the no-shows) and a totals row of SUM formulas."""
     headers = [
-        _("Doctor"),
+        first_header,
         _("Consultations"),
         _("Gross"),
         _("Clinic share"),
         _("Doctors' share"),
         _("Not held"),
     ]
-    _text(sheet.cell(row=1, column=1), f"{clinic_name} · {_('Revenue')} · {period_label}")
+    _text(sheet.cell(row=1, column=1), title)
     sheet.cell(row=1, column=1).font = Font(bold=True, size=14)
     generated = timezone.localtime().strftime("%d/%m/%Y %H:%M")
     _text(sheet.cell(row=2, column=1), _("Generated on %(time)s") % {"time": generated})
     sheet.cell(row=2, column=1).font = Font(italic=True, color="555555")
 
     header_row = 4
-    for column, title in enumerate(headers, start=1):
+    for column, heading in enumerate(headers, start=1):
         cell = sheet.cell(row=header_row, column=column)
-        _text(cell, str(title))
+        _text(cell, str(heading))
         cell.font = Font(bold=True, color="FFFFFF")
         cell.fill = _HEADER_FILL
         cell.alignment = Alignment(horizontal="left" if column == 1 else "right")
 
     first = header_row + 1
-    for offset, row in enumerate(rows):
+    for offset, (name, consultations, gross, platform, doctors, no_shows) in enumerate(lines):
         line = first + offset
-        _text(sheet.cell(row=line, column=1), row.doctor.display_name)
-        sheet.cell(row=line, column=2, value=row.consultations)
-        for column, amount in ((3, row.gross), (4, row.platform), (5, row.doctors)):
+        _text(sheet.cell(row=line, column=1), str(name))
+        sheet.cell(row=line, column=2, value=consultations)
+        for column, amount in ((3, gross), (4, platform), (5, doctors)):
             cell = sheet.cell(row=line, column=column, value=Decimal(amount))
             cell.number_format = MONEY_FORMAT
-        sheet.cell(row=line, column=6, value=row.no_shows)
+        sheet.cell(row=line, column=6, value=no_shows)
 
-    total_row = first + len(rows)
+    total_row = first + len(lines)
     last = total_row - 1
     _text(sheet.cell(row=total_row, column=1), _("Total"))
     for column in range(2, 7):
         letter = get_column_letter(column)
         # With no rows, a plain 0: SUM over an inverted range would point at the header.
-        value = f"=SUM({letter}{first}:{letter}{last})" if rows else 0
+        value = f"=SUM({letter}{first}:{letter}{last})" if lines else 0
         cell = sheet.cell(row=total_row, column=column, value=value)
         if column in (3, 4, 5):
             cell.number_format = MONEY_FORMAT
@@ -91,16 +122,14 @@ def revenue_workbook(*, rows, totals: dict, period_label: str, clinic_name: str)
         cell.border = _TOTAL_BORDER
 
     sheet.freeze_panes = sheet.cell(row=header_row + 1, column=1)
-    _fit_widths(sheet, headers, rows, totals)
-    buffer = io.BytesIO()
-    book.save(buffer)
-    return buffer.getvalue()
+    _fit_widths(sheet, headers, lines)
 
 
-def _fit_widths(sheet, headers, rows, totals) -> None:
-    names = [len(row.doctor.display_name) for row in rows]
+def _fit_widths(sheet, headers, lines) -> None:
+    names = [len(str(line[0])) for line in lines]
     sheet.column_dimensions["A"].width = min(max([len(str(headers[0])), 24, *names]) + 2, 60)
-    widest_money = len(format_brl(max(totals["gross"], Decimal("0")))) + 4
-    for column, title in enumerate(headers[1:], start=2):
-        width = max(len(str(title)), widest_money if column in (3, 4, 5) else 8) + 2
+    gross = sum((Decimal(line[2]) for line in lines), Decimal("0"))
+    widest_money = len(format_brl(gross)) + 4
+    for column, heading in enumerate(headers[1:], start=2):
+        width = max(len(str(heading)), widest_money if column in (3, 4, 5) else 8) + 2
         sheet.column_dimensions[get_column_letter(column)].width = width

@@ -1,5 +1,6 @@
 """The revenue spreadsheet: the table shown, money as numbers, nothing that runs as a formula."""
 
+import datetime as dt
 import io
 from decimal import Decimal
 
@@ -145,17 +146,37 @@ def test_a_name_never_becomes_a_formula(client, admin_user, name):
 @pytest.mark.parametrize("name", ["\tTab", "\rCR", "=1+1", "Ana Souza"])
 def test_text_cells_are_strings_and_formula_starts_are_quoted(name):
     from billing.exports import revenue_workbook
-    from billing.selectors import DoctorRevenue, revenue_totals
+    from billing.selectors import DoctorRevenue
 
     class Person:
         display_name = name
 
     rows = [DoctorRevenue(Person(), 1, Decimal("150.00"), Decimal("45.00"), Decimal("105.00"), 0)]
-    content = revenue_workbook(
-        rows=rows, totals=revenue_totals(rows), period_label="=evil()", clinic_name="@clinic"
-    )
+    content = revenue_workbook(rows=rows, period_label="=evil()", clinic_name="@clinic")
     sheet = load_workbook(io.BytesIO(content)).active
     # XML reads a lone CR back as a line feed; either way it is text.
     assert sheet["A5"].value == name.replace("\r", "\n") and sheet["A5"].data_type == "s"
     assert sheet["A5"].quotePrefix == (name[0] in "=\t\r")
     assert sheet["A1"].data_type == "s" and sheet["A1"].quotePrefix
+
+
+def test_the_month_by_month_table_is_its_own_sheet(client, admin_user, october, monkeypatch):
+    # The last 12 months up to "today", pinned so the fixture's October stays among them.
+    monkeypatch.setattr("billing.views.reports.local_today", lambda: dt.date(2027, 3, 10))
+    client.force_login(admin_user)
+    response = client.get(EXPORT, {"month": "2026-10"})
+    book = load_workbook(io.BytesIO(response.content))
+
+    assert book.sheetnames == ["Receita", "Mês a mês"]
+    sheet = book["Mês a mês"]
+    assert [cell.value for cell in sheet[4]][0] == "Mês"
+    rows = {
+        row[0].value: [c.value for c in row[1:]] for row in sheet.iter_rows(min_row=5, max_row=16)
+    }
+    assert (
+        len(rows) == 12 and list(rows)[0] == "março de 2027" and list(rows)[-1] == "abril de 2026"
+    )
+    # Late on 31 October in São Paulo counts in October, here as on the page.
+    assert rows["outubro de 2026"] == [3, 1584.56, 475.37, 1109.19, 1]
+    assert rows["novembro de 2026"][0] == 1
+    assert sheet["C5"].number_format == MONEY_FORMAT and sheet["A17"].value == "Total"
