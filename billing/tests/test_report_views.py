@@ -228,6 +228,9 @@ def test_revenue_by_month_with_no_shows(client, admin_user, clinic):
     page = _text(response)
     assert 'data-chart="clinic-revenue-data"' in page
     assert "R$\xa0450,00" in page
+    # The ten empty months read as one line each on a phone, not a card of zeros.
+    assert page.count('class="billing-month-empty"') == 10
+    assert page.count("Sem consultas") == 10
 
 
 def test_revenue_by_doctor_for_a_month_links_each_to_the_drill_down(
