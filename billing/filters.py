@@ -13,13 +13,13 @@ from dataclasses import dataclass
 from urllib.parse import urlencode
 
 from django import forms
-from django.utils import formats, timezone
+from django.utils import formats
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Role, User
 
 from .charts import month_label
-from .selectors import clinic_zone, month_bounds
+from .selectors import clinic_zone, local_today, month_bounds
 
 FIRST_YEAR = 2000
 # Long enough for any report a clinic asks for; short enough to stay a report.
@@ -88,10 +88,6 @@ class Period:
 
 def _next_month(month: dt.date) -> dt.date:
     return dt.date(month.year + month.month // 12, month.month % 12 + 1, 1)
-
-
-def local_today() -> dt.date:
-    return timezone.localdate(timezone.now(), clinic_zone())
 
 
 class _QueryForm(forms.Form):

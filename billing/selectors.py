@@ -21,6 +21,7 @@ from django.db.models import (
     When,
 )
 from django.db.models.functions import Cast, Coalesce, Round
+from django.utils import timezone
 
 from accounts.models import Role, User
 from rooms.models import Room, RoomStatus
@@ -69,6 +70,11 @@ def effective_rate(own: DoctorRate | None, clinic: BillingSettings) -> Effective
 
 def clinic_zone() -> ZoneInfo:
     return ZoneInfo(settings.TIME_ZONE)
+
+
+def local_today() -> dt.date:
+    """Today in the clinic's time zone: what "this month" means on every page."""
+    return timezone.localdate(timezone.now(), clinic_zone())
 
 
 def month_bounds(month: dt.date) -> tuple[dt.datetime, dt.datetime]:
@@ -177,6 +183,13 @@ def totals_by_month(
         platform=_sum("platform_amount"),
         doctors=_sum("doctor_amount"),
     )
+
+
+def this_month(records: QuerySet[BillingRecord]) -> dict:
+    """The clinic's current local month (`month`, its first day) and its `totals`."""
+    month = local_today().replace(day=1)
+    start, end = month_bounds(month)
+    return {"month": month, **totals(records.filter(ended_at__gte=start, ended_at__lt=end))}
 
 
 def voided(records: QuerySet[BillingRecord]) -> QuerySet[BillingRecord]:

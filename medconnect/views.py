@@ -4,7 +4,6 @@ from django.db import connection
 from django.http import HttpResponseServerError, JsonResponse
 from django.shortcuts import render
 from django.template import loader
-from django.utils import timezone
 from django.utils.decorators import method_decorator
 from django.views import View
 from django.views.decorators.cache import never_cache
@@ -14,7 +13,7 @@ from accounts.models import Role
 from accounts.permissions import doctors_visible_to
 from accounts.selectors import patient_list_for, people_counts
 from billing.permissions import records_visible_to
-from billing.selectors import clinic_zone, month_bounds, totals
+from billing.selectors import this_month
 from clinical.selectors import emergency_accesses_seen_by
 from rooms.selectors import open_rooms_for
 
@@ -39,7 +38,7 @@ class DashboardView(TemplateView):
         if not user.is_admin:
             context["open_rooms"] = list(open_rooms_for(user=user)[:20])
         if user.is_admin or user.is_doctor:
-            context["month_billing"] = _this_month_billing(user)
+            context["month_billing"] = this_month(records_visible_to(user))
         if user.is_admin:
             context["counts"] = people_counts()
         elif user.is_doctor:
@@ -51,14 +50,6 @@ class DashboardView(TemplateView):
             context["doctor"] = doctors_visible_to(user).select_related("doctor_profile").first()
             context["password_set"] = user.has_usable_password()
         return context
-
-
-def _this_month_billing(user) -> dict:
-    """This local month's counted consultations and money that `user` may see."""
-    month = timezone.localdate(timezone=clinic_zone()).replace(day=1)
-    start, end = month_bounds(month)
-    records = records_visible_to(user).filter(ended_at__gte=start, ended_at__lt=end)
-    return {"month": month, **totals(records)}
 
 
 @method_decorator(never_cache, name="dispatch")

@@ -6,7 +6,6 @@ page without deciding who may open it.
 """
 
 import io
-from decimal import Decimal
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -15,7 +14,7 @@ from django.utils import timezone
 from PIL import Image
 
 from accounts import services
-from billing.models import BillingRecord
+from billing.tests.factories import BillingRecordFactory
 from clinical import services as clinical_services
 
 ROLES = ("anonymous", "patient", "doctor", "other_doctor", "admin")
@@ -127,18 +126,7 @@ def people(admin_user, doctor, other_doctor, patient, room):
     evolution = clinical_services.evolution_write(
         doctor=doctor, patient=patient, notes="Nota.", prescription="Dipirona 500 mg."
     )
-    billing_record = BillingRecord.objects.create(
-        room=room,
-        doctor=doctor,
-        patient=patient,
-        consultation_fee=Decimal("150.00"),
-        platform_percentage=Decimal("30.00"),
-        gross=Decimal("150.00"),
-        platform_amount=Decimal("45.00"),
-        doctor_amount=Decimal("105.00"),
-        seconds_together=600,
-        ended_at=timezone.now(),
-    )
+    billing_record = BillingRecordFactory(room=room, ended_at=timezone.now(), seconds_together=600)
     return {
         "billing_record": billing_record,
         "evolution": evolution,

@@ -1,10 +1,10 @@
-"""What billing made of a consultation, for pages outside billing (the room summary).
-
-rooms never imports billing, so the room's templates ask billing through this tag.
-"""
+"""Billing's template tags: what billing made of a consultation (for the room summary:
+rooms never imports billing, so its templates ask billing through `room_billing`),
+and how a call's length and a month read."""
 
 from django import template
 
+from billing.charts import month_label
 from billing.models import BillingRecord, BillingSettings
 from rooms.models import duration_text
 
@@ -26,6 +26,14 @@ def room_billing(room) -> dict:
 
 
 @register.filter
-def duration_seconds(seconds) -> str:
-    """Seconds as people say a call's length: "12 min", "1 h 05 min"."""
-    return duration_text(int(seconds or 0))
+def minutes(seconds) -> str:
+    """Seconds as people say a call's length: "32 min", "1 h 05 min"."""
+    if seconds in (None, ""):
+        return ""
+    return duration_text(int(seconds))
+
+
+@register.filter
+def month(value) -> str:
+    """A local month as people write it: "outubro de 2026"."""
+    return month_label(value) if value else ""

@@ -6,10 +6,10 @@ from decimal import Decimal
 from django.utils import timezone
 
 from billing.models import BillingRecord
-from billing.money import split
 from billing.selectors import clinic_zone
 from rooms.models import Room, RoomStatus
-from rooms.services import room_code
+
+from .factories import BillingRecordFactory, EndedRoomFactory
 
 
 def local(year, month, day, hour=10, minute=0) -> dt.datetime:
@@ -17,11 +17,9 @@ def local(year, month, day, hour=10, minute=0) -> dt.datetime:
 
 
 def ended_room(*, doctor, patient, ended_at, call=True) -> Room:
-    return Room.objects.create(
-        code=room_code(),
+    return EndedRoomFactory(
         doctor=doctor,
         patient=patient,
-        status=RoomStatus.ENDED,
         call_started_at=ended_at - dt.timedelta(minutes=30) if call else None,
         both_present_seconds=1920 if call else 0,
         ended_at=ended_at,
@@ -30,18 +28,12 @@ def ended_room(*, doctor, patient, ended_at, call=True) -> Room:
 
 
 def record(*, doctor, patient, ended_at, fee="150.00", percentage="30.00", seconds=1920, room=None):
-    fee, percentage = Decimal(fee), Decimal(percentage)
-    platform, doctor_part = split(fee, percentage)
-    room = room or ended_room(doctor=doctor, patient=patient, ended_at=ended_at)
-    return BillingRecord.objects.create(
-        room=room,
+    return BillingRecordFactory(
+        room=room or ended_room(doctor=doctor, patient=patient, ended_at=ended_at),
         doctor=doctor,
         patient=patient,
-        consultation_fee=fee,
-        platform_percentage=percentage,
-        gross=fee,
-        platform_amount=platform,
-        doctor_amount=doctor_part,
+        consultation_fee=Decimal(fee),
+        platform_percentage=Decimal(percentage),
         seconds_together=seconds,
         ended_at=ended_at,
     )

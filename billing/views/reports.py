@@ -28,8 +28,9 @@ from accounts.permissions import RoleRequiredMixin, has_role
 
 from .. import charts, selectors, services
 from ..exports import revenue_workbook
-from ..filters import MonthForm, PeriodForm, RevenueForm, VoidForm, local_today, month_choices
+from ..filters import MonthForm, PeriodForm, RevenueForm, VoidForm, month_choices
 from ..permissions import records_visible_to
+from ..selectors import local_today
 
 RECORDS_PAGE_SIZE = 50
 # Voided records and no-shows are the exceptions of a month; a list this long says enough.
