@@ -208,6 +208,15 @@ class BillingRecord(models.Model):
         verbose_name=_("voided by"),
     )
     void_reason = models.TextField(_("reason for voiding"), blank=True)
+    # Named as a string: billing never imports closings (closings builds on billing).
+    closing = models.ForeignKey(
+        "closings.MonthlyClosing",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="records",
+        verbose_name=_("monthly closing"),
+    )
 
     objects = NeverDeletedQuerySet.as_manager()
 
@@ -228,6 +237,11 @@ class BillingRecord(models.Model):
                 condition=Q(voided_at__isnull=True, voided_by__isnull=True, void_reason="")
                 | (Q(voided_at__isnull=False, voided_by__isnull=False) & ~Q(void_reason="")),
                 name="billing_record_void_has_reason",
+            ),
+            # A voided record counts in no total, so it is in no closing.
+            models.CheckConstraint(
+                condition=Q(voided_at__isnull=True) | Q(closing__isnull=True),
+                name="billing_record_voided_not_closed",
             ),
         ]
 

@@ -109,7 +109,8 @@ class _MoneySum(Func):
         return (Decimal(int(value)) / 100).quantize(CENT)
 
 
-def _sum(field: str) -> _MoneySum:
+def money_sum(field: str) -> _MoneySum:
+    """The exact sum of a money column, for aggregate() and annotate()."""
     return _MoneySum(field)
 
 
@@ -117,9 +118,9 @@ def totals(records: QuerySet[BillingRecord]) -> dict:
     """Counted (not voided) consultations and money, in one query."""
     return records.filter(voided_at__isnull=True).aggregate(
         consultations=Count("pk"),
-        gross=_sum("gross"),
-        platform=_sum("platform_amount"),
-        doctors=_sum("doctor_amount"),
+        gross=money_sum("gross"),
+        platform=money_sum("platform_amount"),
+        doctors=money_sum("doctor_amount"),
     )
 
 
@@ -179,9 +180,9 @@ def totals_by_month(
         "ended_at",
         months,
         consultations=Count("pk"),
-        gross=_sum("gross"),
-        platform=_sum("platform_amount"),
-        doctors=_sum("doctor_amount"),
+        gross=money_sum("gross"),
+        platform=money_sum("platform_amount"),
+        doctors=money_sum("doctor_amount"),
     )
 
 
@@ -331,9 +332,9 @@ def revenue_by_doctor(
         .order_by("doctor")
         .annotate(
             consultations=Count("pk"),
-            gross=_sum("gross"),
-            platform=_sum("platform_amount"),
-            doctors=_sum("doctor_amount"),
+            gross=money_sum("gross"),
+            platform=money_sum("platform_amount"),
+            doctors=money_sum("doctor_amount"),
         )
     }
     missed = dict(

@@ -22,6 +22,7 @@ from .models import (
 from .money import split
 from .permissions import can_manage_billing
 from .selectors import rate_for
+from .signals import record_left_closing
 
 VOID_REASON_MIN_LENGTH = 5
 
@@ -129,8 +130,8 @@ def consultation_register(*, room: Room) -> BillingRecord | None:
 
 
 def record_is_locked(record: BillingRecord) -> bool:
-    """Whether the record is part of a paid monthly closing (closings sets this rule)."""
-    return False
+    """Whether the record is in a paid (or received) monthly closing, which never changes."""
+    return record.closing is not None and record.closing.is_locked
 
 
 @transaction.atomic
@@ -149,18 +150,27 @@ def record_void(*, record: BillingRecord, by: User, reason: str) -> BillingRecor
     record = BillingRecord.objects.select_for_update().get(pk=record.pk)
     if record.is_voided:
         return record
+    if record.closing_id is not None:
+        # Locked too, so a payment confirmed at this moment waits for the void
+        # and pays the recalculated closing (or the void waits and is refused).
+        closing_model = BillingRecord.closing.field.related_model
+        record.closing = closing_model.objects.select_for_update().get(pk=record.closing_id)
     if record_is_locked(record):
         raise ValidationError(
             _("This record is in a paid monthly closing and can no longer be voided."),
             code="locked",
         )
+    left_closing = record.closing_id
     record.voided_at = timezone.now()
     record.voided_by = by
     record.void_reason = reason
-    record.save(update_fields=["voided_at", "voided_by", "void_reason"])
+    record.closing = None
+    record.save(update_fields=["voided_at", "voided_by", "void_reason", "closing"])
     BillingRecordEvent.objects.create(
         record=record, action=RecordAction.VOID, reason=reason, actor=by
     )
+    if left_closing is not None:
+        record_left_closing.send(sender=BillingRecord, record=record, closing_id=left_closing)
     return record
 
 

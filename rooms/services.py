@@ -108,7 +108,7 @@ def _send_to_channels(channels: list[str], message: dict) -> None:
     async_to_sync(asyncio.wait_for)(send_all(), LAYER_SEND_TIMEOUT)
 
 
-def room_finalize(*, room: Room, by: User | None) -> bool:
+def room_finalize(*, room: Room, by: User | None, at: dt.datetime | None = None) -> bool:
     """End the consultation. Acts once, however often or concurrently it is asked.
 
     A conditional UPDATE decides the winner: only the request that moves the
@@ -116,8 +116,9 @@ def room_finalize(*, room: Room, by: User | None) -> bool:
     SQLite). The winner records the times, sends `consultation_finished` in
     the same transaction (billing registers the consultation there) and, once
     committed, tells everyone connected. Returns whether this call ended it.
+    `at` is when it ended, if not now (a stale room ended at its last activity).
     """
-    now = timezone.now()
+    now = at or timezone.now()
     with transaction.atomic():
         won = Room.objects.filter(pk=room.pk, status=RoomStatus.OPEN).update(
             status=RoomStatus.ENDED, ended_at=now, ended_by=by, last_activity_at=now
@@ -147,7 +148,9 @@ def rooms_finalize_stale(*, idle_for: dt.timedelta) -> int:
     stale = Room.objects.filter(status=RoomStatus.OPEN, last_activity_at__lt=cutoff).exclude(
         presences__isnull=False
     )
-    return sum(room_finalize(room=room, by=None) for room in stale)
+    # A stale room ended when it last saw activity: a consultation held on
+    # 31 October and swept on 1 November belongs to October (and its closing).
+    return sum(room_finalize(room=room, by=None, at=room.last_activity_at) for room in stale)
 
 
 # --- Presence ---------------------------------------------------------------

@@ -303,7 +303,9 @@ def test_stale_rooms_nobody_is_in_are_finalized(doctor, patient, finished, clock
     }
     idle.refresh_from_db()
     assert idle.ended_by is None
-    assert idle.ended_at == T0
+    # It ended when it was last active, not when the sweep found it: that
+    # decides the consultation's month (and its monthly closing).
+    assert idle.ended_at == T0 - dt.timedelta(hours=3)
     already_ended.refresh_from_db()
     assert already_ended.ended_at == T0 - dt.timedelta(days=1)
 
