@@ -163,7 +163,7 @@ def month_close(*, month: dt.date, by: User | None = None, ip: str | None = None
             .annotate(last=Max("sequence"))
             .values_list("doctor", "last")
         )
-        profiles = DoctorProfile.objects.in_bulk(doctor_ids, field_name="user")
+        profiles = {p.user_id: p for p in DoctorProfile.objects.filter(user__in=doctor_ids)}
         created = MonthlyClosing.objects.bulk_create(
             [
                 MonthlyClosing(
@@ -277,9 +277,10 @@ def _clean_text(value: str, *, field: str, required: bool, what=None) -> str:
 
 def clean_e2e_id(value: str) -> str:
     """The PIX end-to-end id of a payment, as the bank shows it (32 characters)."""
-    value = "".join((value or "").split()).upper()
+    value = "".join((value or "").split())
     if not value:
         return ""
+    value = value[0].upper() + value[1:]  # the 11 last characters keep their case
     match = E2E_ID.fullmatch(value)
     valid = bool(match)
     if match:

@@ -49,13 +49,15 @@ def forwards(apps, schema_editor):
                 END IF;
                 IF EXISTS (
                     SELECT 1 FROM closings_monthlyclosing c
+                    CROSS JOIN LATERAL (
+                        SELECT count(*) AS n, coalesce(sum(r.gross), 0) AS gross,
+                               coalesce(sum(r.platform_amount), 0) AS platform,
+                               coalesce(sum(r.doctor_amount), 0) AS net
+                        FROM billing_billingrecord r WHERE r.closing_id = c.id
+                    ) s
                     WHERE c.id = ANY(ids) AND c.status <> 'cancelled'
                       AND (c.consultation_count, c.gross_total, c.platform_total, c.net_total)
-                          IS DISTINCT FROM (
-                              SELECT count(*), coalesce(sum(r.gross), 0),
-                                     coalesce(sum(r.platform_amount), 0),
-                                     coalesce(sum(r.doctor_amount), 0)
-                              FROM billing_billingrecord r WHERE r.closing_id = c.id)
+                          IS DISTINCT FROM (s.n, s.gross, s.platform, s.net)
                 ) THEN
                     RAISE EXCEPTION 'a monthly closing''s totals must equal the sum of its records';
                 END IF;
