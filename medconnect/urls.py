@@ -20,6 +20,7 @@ urlpatterns = [
     path("", include("rooms.urls")),
     path("", include("clinical.urls")),
     path("", include("billing.urls")),
+    path("", include("closings.urls")),
 ]
 
 handler403 = "medconnect.views.error_403"

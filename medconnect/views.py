@@ -15,6 +15,7 @@ from accounts.selectors import patient_list_for, people_counts
 from billing.permissions import records_visible_to
 from billing.selectors import this_month
 from clinical.selectors import emergency_accesses_seen_by
+from closings.selectors import admin_cards, doctor_cards
 from rooms.selectors import open_rooms_for
 
 logger = logging.getLogger(__name__)
@@ -41,7 +42,9 @@ class DashboardView(TemplateView):
             context["month_billing"] = this_month(records_visible_to(user))
         if user.is_admin:
             context["counts"] = people_counts()
+            context["closings"] = admin_cards()
         elif user.is_doctor:
+            context["payments"] = doctor_cards(user)
             patients = patient_list_for(user=user, status="active")
             context["patient_count"] = patients.count()
             context["recent_patients"] = patients.order_by("-date_joined")[:5]
