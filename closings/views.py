@@ -179,8 +179,8 @@ class BulkPayView(AdminMixin, View):
             messages.info(
                 request,
                 ngettext(
-                    "%(n)d ticked closing was no longer awaiting payment: nothing changed in it.",
-                    "%(n)d ticked closings were no longer awaiting payment: nothing changed in them.",
+                    "%(n)d ticked closing was no longer awaiting payment: it was left as it was.",
+                    "%(n)d ticked closings were no longer awaiting payment: left as they were.",
                     skipped,
                 )
                 % {"n": skipped},
