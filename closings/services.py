@@ -247,6 +247,18 @@ _REFUSALS = {
 }
 
 
+STARTS = {"pay": ClosingStatus.PENDING, "cancel": ClosingStatus.PENDING,
+          "receive": ClosingStatus.PAID, "contest": ClosingStatus.PAID}  # fmt: skip
+
+
+def step_refusal(step: str, status: str) -> ValidationError | None:
+    """Why `step` cannot be taken on a closing in `status` (None when it can)."""
+    if status == STARTS[step]:
+        return None
+    message, code = _REFUSALS[(step, status)]
+    return ValidationError(message, code=code)
+
+
 def _move(*, closing, step: str, start: str, changes: dict, action, by, note, ip):
     """Move `closing` from `start` with `changes` in one conditional UPDATE, and
     log it; or raise why it cannot move. Returns the closing as it now is."""
@@ -254,8 +266,7 @@ def _move(*, closing, step: str, start: str, changes: dict, action, by, note, ip
         moved = MonthlyClosing.objects.filter(pk=closing.pk, status=start).update(**changes)
         current = MonthlyClosing.objects.select_related("doctor").get(pk=closing.pk)
         if not moved:
-            message, code = _REFUSALS[(step, current.status)]
-            raise ValidationError(message, code=code)
+            raise step_refusal(step, current.status)
         _event(current, by=by, action=action, from_status=start, note=note, ip=ip).save()
     return current
 

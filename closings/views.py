@@ -8,7 +8,7 @@ never repeat it); a step already taken by someone else is a message, not an erro
 from urllib.parse import urlencode
 
 from django.contrib import messages
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
@@ -39,6 +39,12 @@ from .forms import (
 from .models import ClosingStatus
 from .permissions import can_confirm_receipt, can_manage_closings, closings_visible_to
 
+FORMS = {
+    "payment_form": PaymentForm,
+    "cancel_form": CancelForm,
+    "receipt_form": ReceiptForm,
+    "problem_form": ProblemForm,
+}
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
@@ -200,6 +206,14 @@ class ClosingDetailView(ClosingMixin, TemplateView):
         user = self.request.user
         is_admin = can_manage_closings(user)
         pending = closing.status == ClosingStatus.PENDING
+        answerable = can_confirm_receipt(user, closing)
+        given = {name: kwargs.pop(name, None) for name in FORMS}
+        forms = {
+            "payment_form": is_admin and pending,
+            "cancel_form": is_admin and pending,
+            "receipt_form": answerable,
+            "problem_form": answerable,
+        }
         return super().get_context_data(
             closing=closing,
             is_admin=is_admin,
@@ -208,18 +222,10 @@ class ClosingDetailView(ClosingMixin, TemplateView):
             key_problem=selectors.pix_key_problem(closing.pix_key_type, closing.pix_key),
             key_text=selectors.key_display(closing.pix_key_type, closing.pix_key),
             pix_code=selectors.pix_code_for(closing) if pending else None,
-            payment_form=kwargs.pop("payment_form", None) or PaymentForm()
-            if is_admin and pending
-            else None,
-            cancel_form=kwargs.pop("cancel_form", None) or CancelForm()
-            if is_admin and pending
-            else None,
-            receipt_form=kwargs.pop("receipt_form", None) or ReceiptForm()
-            if can_confirm_receipt(user, closing)
-            else None,
-            problem_form=kwargs.pop("problem_form", None) or ProblemForm()
-            if can_confirm_receipt(user, closing)
-            else None,
+            **{
+                name: (given[name] or FORMS[name]()) if shown else None
+                for name, shown in forms.items()
+            },
             back_url=_list_url(closing.month) if is_admin else reverse("closings:mine"),
             **kwargs,
         )
@@ -231,11 +237,17 @@ class _StepView(ClosingMixin, View):
 
     form_class = None
     form_name = ""
+    step_name = ""
     roles = ()
     done_message = ""
 
     def post(self, request, pk):
         if request.user.role not in self.roles:
+            raise PermissionDenied
+        refusal = services.step_refusal(self.step_name, self.closing.status)
+        if refusal:
+            # Already taken (another tab, a second click, someone else): say so.
+            messages.error(request, " ".join(refusal.messages))
             return redirect("closings:detail", pk=pk)
         form = self.form_class(request.POST)
         if form.is_valid():
@@ -259,6 +271,7 @@ class _StepView(ClosingMixin, View):
 
 class ClosingPayView(_StepView):
     form_class, form_name, roles = PaymentForm, "payment_form", (Role.ADMIN,)
+    step_name = "pay"
 
     @property
     def done_message(self):
@@ -280,6 +293,7 @@ class ClosingPayView(_StepView):
 
 class ClosingCancelView(_StepView):
     form_class, form_name, roles = CancelForm, "cancel_form", (Role.ADMIN,)
+    step_name = "cancel"
 
     @property
     def done_message(self):
@@ -294,6 +308,7 @@ class ClosingCancelView(_StepView):
 
 class ClosingReceiveView(_StepView):
     form_class, form_name, roles = ReceiptForm, "receipt_form", (Role.DOCTOR,)
+    step_name = "receive"
 
     @property
     def done_message(self):
@@ -308,6 +323,7 @@ class ClosingReceiveView(_StepView):
 
 class ClosingProblemView(_StepView):
     form_class, form_name, roles = ProblemForm, "problem_form", (Role.DOCTOR,)
+    step_name = "contest"
 
     @property
     def done_message(self):

@@ -16,6 +16,7 @@ from PIL import Image
 from accounts import services
 from billing.tests.factories import BillingRecordFactory
 from clinical import services as clinical_services
+from closings.tests.factories import closing_of
 
 ROLES = ("anonymous", "patient", "doctor", "other_doctor", "admin")
 
@@ -86,6 +87,20 @@ TABLE = {
     "billing:rates_defaults": ("get", {}, (_L, 403, 403, 403, 200)),
     "billing:doctor_rate": ("get", {"pk": "doctor"}, (_L, 403, 403, 403, 200)),
     "billing:rate_history": ("get", {}, (_L, 403, 403, 403, 200)),
+    # Closings: the clinic's side (close, pay, cancel, the month's sheet) is the admin's;
+    # a doctor sees and answers their own closings (another doctor's is a 404). Empty
+    # POSTs: a form with errors (200), or a step that cannot be taken yet (302 + message).
+    "closings:list": ("get", {}, (_L, 403, 403, 403, 200)),
+    "closings:close": ("post", {}, (_L, 403, 403, 403, 302)),
+    "closings:bulk_pay": ("post", {}, (_L, 403, 403, 403, 302)),
+    "closings:export": ("get", {}, (_L, 403, 403, 403, 200)),
+    "closings:detail": ("get", {"pk": "closing"}, (_L, 403, 200, 404, 200)),
+    "closings:pay": ("post", {"pk": "closing"}, (_L, 403, 403, 404, 200)),
+    "closings:cancel": ("post", {"pk": "closing"}, (_L, 403, 403, 404, 200)),
+    "closings:receive": ("post", {"pk": "closing"}, (_L, 403, 302, 404, 403)),
+    "closings:problem": ("post", {"pk": "closing"}, (_L, 403, 302, 404, 403)),
+    "closings:statement": ("get", {"pk": "closing"}, (_L, 403, 200, 404, 200)),
+    "closings:mine": ("get", {}, (_L, 403, 200, 200, 302)),
     # The Django admin sends everyone but admins to its own login page.
     "admin:index": ("get", {}, (302, 302, 302, 302, 200)),
 }
@@ -128,6 +143,7 @@ def people(admin_user, doctor, other_doctor, patient, room):
     )
     billing_record = BillingRecordFactory(room=room, ended_at=timezone.now(), seconds_together=600)
     return {
+        "closing": closing_of(doctor),
         "billing_record": billing_record,
         "evolution": evolution,
         "admin": admin_user,

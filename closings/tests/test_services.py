@@ -482,7 +482,7 @@ def test_close_month_defaults_to_the_last_month(doctor, capsys):
         ("outubro", "is not a month"),
         ("../etc", "is not a month"),
         ("1999-12", "before 2000"),
-        ("9999-01", "Only a month that is over"),
+        ("9999-01", "Só é possível fechar um mês que já terminou"),
     ],
 )
 def test_close_month_refuses_a_bad_month_clearly(doctor, argument, says):
