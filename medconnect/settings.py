@@ -280,6 +280,8 @@ TIME_ZONE = env.str("TIME_ZONE", default="America/Sao_Paulo")
 USE_THOUSAND_SEPARATOR = True
 
 CLINIC_NAME = env.str("CLINIC_NAME", default="MedConnect")
+# The PIX payment code carries the merchant city: at most 15 characters, accents dropped.
+CLINIC_CITY = env.str("CLINIC_CITY", default="Sao Paulo")
 
 # --- Video calls ---------------------------------------------------------------
 # An empty STUN_URLS means no STUN server (a LAN-only clinic, or the tests,
