@@ -30,6 +30,9 @@ def pix_key_problem(key_type: str, key: str) -> str | None:
         return " ".join(error.messages)
     if canonical != key:
         return _("The PIX key is not in its canonical form.")
+    if not key.isascii():
+        # The BR Code carries plain ASCII: an e-mail key with an accented domain cannot go in.
+        return _("A PIX key with accents cannot go into a PIX code; register another key.")
     return None
 
 

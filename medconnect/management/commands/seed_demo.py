@@ -15,6 +15,7 @@ from accounts.models import User
 from billing import services as billing_services
 from billing.models import BillingRecord
 from clinical import services as clinical_services
+from closings import services as closings_services
 from rooms import services as rooms_services
 from rooms.models import Room
 
@@ -158,6 +159,7 @@ class Command(BaseCommand):
         )
         self.create_history()
         self.create_billing_history(admin, doctors)
+        self.create_closings(admin, doctors)
         # Carlos has accepted the telemedicine term and has a room open with
         # Dra. Ana: the demo call is one click away for both. Opened after his
         # history, since opening a room returns the one already open.
@@ -224,6 +226,25 @@ class Command(BaseCommand):
             by=admin,
             reason="Falha técnica: a chamada caiu e a consulta foi refeita sem custo.",
         )
+
+    def create_closings(self, admin, doctors):
+        """The months before last are closed, paid and confirmed; the month before this
+        one is paid and awaits the doctors' confirmation; last month is left for the admin
+        to close (the first thing the Fechamentos page offers)."""
+        last = closings_services.last_closable_month()
+        month = (last - dt.timedelta(days=1)).replace(day=1)
+        months = []
+        for _ in range(5):
+            months.append(month)
+            month = (month - dt.timedelta(days=1)).replace(day=1)
+        for index, month in enumerate(reversed(months)):
+            paid_on = (month + dt.timedelta(days=35)).replace(day=5)
+            for closing in closings_services.month_close(month=month, by=admin).created:
+                closing = closings_services.closing_confirm_payment(
+                    closing=closing, by=admin, paid_on=paid_on
+                )
+                if index < len(months) - 1:
+                    closings_services.closing_confirm_receipt(closing=closing, by=closing.doctor)
 
     def past_consultation(self, doctor, patient, started, minutes):
         """A room that was held (or, with 0 minutes, never joined) and finished at `started`
