@@ -3,11 +3,15 @@ from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin.actions import delete_selected
+from django.contrib.admin.models import ADDITION, CHANGE, DELETION, LogEntry
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
 from django.contrib.auth.models import Group
+from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ValidationError
-from django.utils.translation import gettext, ngettext
+from django.utils.html import format_html
+from django.utils.text import capfirst
+from django.utils.translation import gettext, ngettext, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
 
 from . import services
@@ -304,24 +308,47 @@ class DoctorProfileAdmin(admin.ModelAdmin):
         return False
 
 
-class ResponsibleDoctorFilter(admin.SimpleListFilter):
-    """The doctors who have patients, named in one query (Django's related filter
-    names each doctor with a query of its own)."""
+class PersonFilter(admin.SimpleListFilter):
+    """The people who appear in this list, named in one query (Django's related
+    filter would list every user and name each doctor with a query of its own).
 
-    title = _("responsible doctor")
-    parameter_name = "doctor"
+    `field` is the list's foreign key to the person, `related_name` the same
+    relation seen from the person; `role`, if set, keeps only that role.
+    """
+
+    field = ""
+    related_name = ""
+    role = None
 
     def lookups(self, request, model_admin):
-        doctors = (
-            User.objects.filter(patients__isnull=False)
-            .distinct()
-            .select_related("doctor_profile")
-            .order_by("first_name", "last_name")
-        )
-        return [(doctor.pk, doctor.display_name) for doctor in doctors]
+        people = User.objects.filter(**{f"{self.related_name}__isnull": False})
+        if self.role:
+            people = people.filter(role=self.role)
+        people = people.distinct().select_related("doctor_profile")
+        people = people.order_by("first_name", "last_name")
+        return [(person.pk, person.display_name) for person in people]
 
     def queryset(self, request, queryset):
-        return queryset.filter(doctor_id=self.value()) if self.value() else queryset
+        value = self.value()
+        if not value:
+            return queryset
+        if not value.isdigit():
+            return queryset.none()
+        return queryset.filter(**{f"{self.field}_id": value})
+
+
+class DoctorFilter(PersonFilter):
+    """The doctors of this list's rows; subclasses say which relation (`related_name`)."""
+
+    title = _("doctor")
+    parameter_name = "doctor"
+    field = "doctor"
+    role = Role.DOCTOR
+
+
+class ResponsibleDoctorFilter(DoctorFilter):
+    title = _("responsible doctor")
+    related_name = "patients"
 
 
 @admin.register(PatientProfile)
@@ -329,7 +356,8 @@ class PatientProfileAdmin(admin.ModelAdmin):
     list_display = ("user", "doctor", "birth_date", "created_by")
     list_filter = (ResponsibleDoctorFilter,)
     search_fields = ("user__first_name", "user__last_name", "user__email", "cpf")
-    list_select_related = ("user", "doctor__doctor_profile", "created_by")
+    # Patients are often registered by their doctor, whose name has the title.
+    list_select_related = ("user", "doctor__doctor_profile", "created_by__doctor_profile")
     autocomplete_fields = ["doctor"]
     readonly_fields = ["user", "created_by"]
 
@@ -476,6 +504,108 @@ class AccessLogAdmin(LoginRecordAdmin):
     @admin.display(description=_("signed out at"), ordering="logout_time")
     def logged_out(self, obj):
         return short_local_datetime(obj.logout_time) if obj.logout_time else "-"
+
+
+# Axes' AccessAttemptExpiration is not shown: it is written only with
+# AXES_USE_ATTEMPT_EXPIRATION, which is off, so its table stays empty.
+
+
+# --- The history of back-office changes (Django's LogEntry) -----------------
+# Django writes one row for each add, change and delete made on these pages.
+# Sessions (django.contrib.sessions) are not shown: a row is an opaque blob whose
+# key signs someone in, the login log above already says who signed in when and
+# from where, and deleting a row would sign someone out without closing their
+# call sockets (rooms.services.access_revoke does that).
+
+ACTIONS = {
+    ADDITION: pgettext_lazy("back-office action", "Added"),
+    CHANGE: pgettext_lazy("back-office action", "Changed"),
+    DELETION: pgettext_lazy("back-office action", "Deleted"),
+}
+
+
+class ChangedByFilter(PersonFilter):
+    title = _("changed by")
+    parameter_name = "user"
+    field = "user"
+    related_name = "logentry"
+
+
+class KindFilter(admin.SimpleListFilter):
+    """The kinds of record that were changed, by their names, in one query."""
+
+    title = _("kind of record")
+    parameter_name = "kind"
+
+    def lookups(self, request, model_admin):
+        kinds = ContentType.objects.filter(logentry__isnull=False).distinct()
+        named = [(kind.pk, _kind_name(kind)) for kind in kinds if kind.model_class()]
+        return sorted(named, key=lambda pair: pair[1])
+
+    def queryset(self, request, queryset):
+        value = self.value()
+        if not value:
+            return queryset
+        return queryset.filter(content_type_id=value) if value.isdigit() else queryset.none()
+
+
+class ActionFilter(admin.SimpleListFilter):
+    title = _("action")
+    parameter_name = "action"
+
+    def lookups(self, request, model_admin):
+        return list(ACTIONS.items())
+
+    def queryset(self, request, queryset):
+        value = self.value()
+        if not value:
+            return queryset
+        return queryset.filter(action_flag=value) if value.isdigit() else queryset.none()
+
+
+def _kind_name(content_type: ContentType | None) -> str:
+    model = content_type.model_class() if content_type else None
+    return capfirst(model._meta.verbose_name) if model else "-"
+
+
+@admin.register(LogEntry)
+class LogEntryAdmin(ReadOnlyAdmin):
+    """Who added, changed or deleted what on these pages, and when: never edited here."""
+
+    list_display = ("when", "changed_by", "action", "kind", "record", "message")
+    list_select_related = ("user__doctor_profile", "content_type")
+    list_filter = (ChangedByFilter, KindFilter, ActionFilter)
+    date_hierarchy = "action_time"
+    search_fields = ("object_repr", "user__first_name", "user__last_name", "user__email")
+    ordering = ("-action_time", "-pk")
+    fields = list_display
+    readonly_fields = fields
+
+    @admin.display(description=_("when"), ordering="action_time")
+    def when(self, obj):
+        return short_local_datetime(obj.action_time)
+
+    @admin.display(description=_("changed by"), ordering="user__first_name")
+    def changed_by(self, obj):
+        return obj.user.display_name
+
+    @admin.display(description=_("action"), ordering="action_flag")
+    def action(self, obj):
+        return ACTIONS.get(obj.action_flag, "-")
+
+    @admin.display(description=_("kind of record"))
+    def kind(self, obj):
+        return _kind_name(obj.content_type)
+
+    @admin.display(description=_("record"), ordering="object_repr")
+    def record(self, obj):
+        url = None if obj.is_deletion() else obj.get_admin_url()
+        return format_html('<a href="{}">{}</a>', url, obj.object_repr) if url else obj.object_repr
+
+    @admin.display(description=_("what changed"))
+    def message(self, obj):
+        # Django stored the fields' labels untranslated; this translates them.
+        return obj.get_change_message()
 
 
 # Roles, not groups, grant access here: an empty Groups page would only confuse.

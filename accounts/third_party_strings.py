@@ -17,3 +17,7 @@ AXES_STRINGS = [
     _("access attempt"), _("access attempts"), _("access failure"), _("access failures"),
     _("access log"), _("access logs"),
 ]  # fmt: skip
+
+# Django's own name for its LogEntry reads "entrada de log" in pt_BR; the back
+# office calls it what it is (accounts/admin.py, LogEntryAdmin).
+DJANGO_ADMIN_STRINGS = [_("log entry"), _("log entries")]

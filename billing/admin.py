@@ -13,8 +13,8 @@ from django.utils.html import format_html
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from accounts.admin import ReadOnlyAdmin
-from accounts.models import Role, User, short_local_datetime
+from accounts.admin import DoctorFilter, ReadOnlyAdmin
+from accounts.models import short_local_datetime
 from rooms.models import Room
 
 from .models import (
@@ -41,30 +41,6 @@ def _percentage_or_default(value):
 
 def _product_page(url, text):
     return format_html('<a href="{}">{}</a>', url, text)
-
-
-class DoctorFilter(admin.SimpleListFilter):
-    """The doctors who appear in this list, named in one query (Django's related
-    filter would list every user and name each doctor with a query of its own)."""
-
-    title = _("doctor")
-    parameter_name = "doctor"
-    related_name = ""
-
-    def lookups(self, request, model_admin):
-        doctors = (
-            User.objects.filter(role=Role.DOCTOR, **{f"{self.related_name}__isnull": False})
-            .distinct()
-            .select_related(PERSON)
-            .order_by("first_name", "last_name")
-        )
-        return [(doctor.pk, doctor.display_name) for doctor in doctors]
-
-    def queryset(self, request, queryset):
-        value = self.value()
-        if not value:
-            return queryset
-        return queryset.filter(doctor_id=value) if value.isdigit() else queryset.none()
 
 
 class RecordDoctorFilter(DoctorFilter):

@@ -9,14 +9,17 @@ from django.contrib import admin
 from django.contrib.admin.views.main import IGNORED_PARAMS
 from django.core.exceptions import FieldDoesNotExist
 from django.db.models.constants import LOOKUP_SEP
+from django.urls import reverse
+from django.utils.html import format_html
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from accounts.admin import ReadOnlyAdmin
+from accounts.admin import DoctorFilter, ReadOnlyAdmin
 from accounts.backends import client_ip
-from accounts.models import Role, User
+from accounts.models import Role, User, short_local_datetime
 
 from . import services
-from .models import EmergencyAccess, Evolution, RecordAccess, RecordSection
+from .models import EmergencyAccess, Evolution, EvolutionRevision, RecordAccess, RecordSection
 from .permissions import emergency_access_to
 
 
@@ -93,6 +96,53 @@ class ClinicalReadOnlyAdmin(ReadOnlyAdmin):
         return super().changelist_view(request, extra_context)
 
 
+class EvolutionDoctorFilter(DoctorFilter):
+    related_name = "authored_evolutions"
+
+
+class RevisionInline(admin.TabularInline):
+    """An evolution's versions, oldest first: who wrote each one, and when."""
+
+    model = EvolutionRevision
+    fk_name = "evolution"
+    verbose_name_plural = _("versions of this evolution")
+    fields = ("number", "written", "author")
+    readonly_fields = fields
+    ordering = ("number",)
+    extra = 0
+    can_delete = False
+
+    def get_queryset(self, request):
+        # Each row's title names the patient; its author column, the doctor.
+        return (
+            super()
+            .get_queryset(request)
+            .select_related("evolution__patient", "author__doctor_profile")
+        )
+
+    @admin.display(description=_("written at"))
+    def written(self, obj):
+        return short_local_datetime(obj.created_at)
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class RevisionTextInline(RevisionInline):
+    """The same, with each version's text and the reason for it: emergency access only.
+    Stacked, since the notes run to paragraphs."""
+
+    template = "admin/edit_inline/stacked.html"
+    fields = ("number", "written", "author", "reason", *EvolutionRevision.TEXT_FIELDS)
+    readonly_fields = fields
+
+
 @admin.register(Evolution)
 class EvolutionAdmin(ClinicalReadOnlyAdmin):
     list_display = ("created_at", "patient", "doctor", "revision", "room")
@@ -102,7 +152,7 @@ class EvolutionAdmin(ClinicalReadOnlyAdmin):
         "room__patient",
         "room__doctor__doctor_profile",
     )
-    list_filter = ("created_at",)
+    list_filter = (EvolutionDoctorFilter, "created_at")
     date_hierarchy = "created_at"
     search_fields = ("patient__email", "patient__first_name", "patient__last_name")
     clinical_lookups = Evolution.TEXT_FIELDS
@@ -120,6 +170,10 @@ class EvolutionAdmin(ClinicalReadOnlyAdmin):
 
     def get_readonly_fields(self, request, obj=None):
         return self.get_fields(request, obj)
+
+    def get_inlines(self, request, obj):
+        # Each version's text is the record too: shown, and logged, like the text above.
+        return [RevisionTextInline if self._granted(request, obj) else RevisionInline]
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         obj = self.get_object(request, object_id)
@@ -157,3 +211,41 @@ class EmergencyAccessAdmin(ClinicalReadOnlyAdmin):
     list_filter = ("created_at",)
     date_hierarchy = "created_at"
     search_fields = ("patient__email", "admin__email", "reason")
+
+
+@admin.register(EvolutionRevision)
+class EvolutionRevisionAdmin(ClinicalReadOnlyAdmin):
+    """Every version of every evolution, as written: who corrected what, and when.
+
+    No text here, nor the reason for a correction (it speaks of the text): both
+    are on the evolution's page, under emergency access, where reading is logged.
+    Lookups on them are refused like any on a column the list does not show.
+    """
+
+    list_display = ("written", "evolution", "number", "author")
+    list_select_related = (
+        "evolution__patient",
+        "evolution__doctor__doctor_profile",
+        "author__doctor_profile",
+    )
+    list_filter = ("created_at",)
+    date_hierarchy = "created_at"
+    ordering = ("-created_at", "-pk")
+    search_fields = (
+        "evolution__patient__email", "evolution__patient__first_name",
+        "evolution__patient__last_name",
+    )  # fmt: skip
+    fields = ("evolution", "number", "author", "written", "where_to_read")
+    readonly_fields = fields
+
+    @admin.display(description=_("written at"), ordering="created_at")
+    def written(self, obj):
+        return short_local_datetime(obj.created_at)
+
+    @admin.display(description=_("text"))
+    def where_to_read(self, obj):
+        return format_html(
+            '<a href="{}">{}</a>',
+            reverse("admin:clinical_evolution_change", args=[obj.evolution_id]),
+            gettext("On the evolution's page, with emergency access to this patient"),
+        )

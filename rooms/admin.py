@@ -5,22 +5,35 @@ consultation once), so here nothing is added, changed or deleted. A room's
 code is its link and is not shown: admins are never admitted into a call.
 """
 
+import datetime as dt
+
 from django.contrib import admin
+from django.db.models import Count, OuterRef, Subquery
+from django.db.models.functions import Coalesce
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from accounts.admin import ReadOnlyAdmin
+from accounts.admin import DoctorFilter, ReadOnlyAdmin
 from accounts.models import short_local_datetime
 
-from .models import CallSample, Presence, Room, TelemedicineConsent
+from .consumers import Heartbeat
+from .models import CallSample, Presence, Room, ServerInstance, TelemedicineConsent
+
+
+class RoomDoctorFilter(DoctorFilter):
+    related_name = "doctor_rooms"
 
 
 @admin.register(Room)
 class RoomAdmin(ReadOnlyAdmin):
     list_display = ("opened", "patient", "doctor", "status", "together", "ended")
     list_select_related = ("patient", "doctor__doctor_profile", "ended_by__doctor_profile")
-    list_filter = ("status", "created_at")
+    list_filter = ("status", RoomDoctorFilter, "created_at")
     date_hierarchy = "created_at"
-    search_fields = ("patient__first_name", "patient__last_name", "doctor__first_name")
+    search_fields = (
+        "patient__first_name", "patient__last_name", "patient__email",
+        "doctor__first_name", "doctor__last_name", "doctor__email",
+    )  # fmt: skip
     fields = (
         "patient",
         "doctor",
@@ -69,9 +82,9 @@ class TelemedicineConsentAdmin(ReadOnlyAdmin):
 class PresenceAdmin(ReadOnlyAdmin):
     """Who is in a call right now (a row lives while its socket is connected)."""
 
-    list_display = ("person", "consultation", "since", "audio", "video")
+    list_display = ("person", "consultation", "since", "microphone", "camera")
     list_select_related = ("user__doctor_profile", "room__patient", "room__doctor__doctor_profile")
-    fields = ("person", "consultation", "since", "audio", "video")
+    fields = list_display
     readonly_fields = fields
 
     @admin.display(description=_("person"))
@@ -86,6 +99,14 @@ class PresenceAdmin(ReadOnlyAdmin):
     def since(self, obj):
         return short_local_datetime(obj.connected_at)
 
+    @admin.display(description=_("Microphone"), boolean=True)
+    def microphone(self, obj):
+        return obj.audio
+
+    @admin.display(description=_("Camera"), boolean=True)
+    def camera(self, obj):
+        return obj.video
+
 
 @admin.register(CallSample)
 class CallSampleAdmin(ReadOnlyAdmin):
@@ -94,6 +115,7 @@ class CallSampleAdmin(ReadOnlyAdmin):
     list_display = ("measured", "person", "consultation", "rtt", "loss", "received", "sent")
     list_select_related = ("user__doctor_profile", "room__patient", "room__doctor__doctor_profile")
     date_hierarchy = "created_at"
+    search_fields = ("user__first_name", "user__last_name", "user__email")
     fields = list_display
     readonly_fields = fields
 
@@ -124,3 +146,53 @@ class CallSampleAdmin(ReadOnlyAdmin):
     @admin.display(description=_("sent (kbit/s)"))
     def sent(self, obj):
         return "-" if obj.kbps_out is None else round(obj.kbps_out)
+
+
+# The model has no Meta names (its table is bookkeeping of the call servers);
+# they are given here rather than by a migration, since only this page shows them.
+ServerInstance._meta.verbose_name = _("server process")
+ServerInstance._meta.verbose_name_plural = _("server processes")
+
+
+@admin.register(ServerInstance)
+class ServerInstanceAdmin(ReadOnlyAdmin):
+    """The processes holding call sockets, and whether their heartbeat is fresh.
+
+    A process missing its beats for Heartbeat.STALE_AFTER seconds is taken for
+    dead: its participants are reported lost, and its row removed once empty.
+    """
+
+    list_display = ("process", "started", "last_beat", "alive", "connections")
+    fields = list_display
+    readonly_fields = fields
+    ordering = ("-last_beat_at",)
+
+    def get_queryset(self, request):
+        held = (
+            Presence.objects.filter(server=OuterRef("pk"))
+            .order_by()
+            .values("server")
+            .annotate(count=Count("pk"))
+            .values("count")
+        )
+        return super().get_queryset(request).annotate(held=Coalesce(Subquery(held), 0))
+
+    @admin.display(description=_("process"), ordering="id")
+    def process(self, obj):
+        return obj.id
+
+    @admin.display(description=_("started at"), ordering="started_at")
+    def started(self, obj):
+        return short_local_datetime(obj.started_at)
+
+    @admin.display(description=_("last heartbeat at"), ordering="last_beat_at")
+    def last_beat(self, obj):
+        return short_local_datetime(obj.last_beat_at)
+
+    @admin.display(description=_("running"), boolean=True)
+    def alive(self, obj):
+        return timezone.now() - obj.last_beat_at < dt.timedelta(seconds=Heartbeat.STALE_AFTER)
+
+    @admin.display(description=_("people connected"), ordering="held")
+    def connections(self, obj):
+        return obj.held

@@ -5,10 +5,13 @@ import datetime as dt
 
 import pytest
 from django.contrib import admin
+from django.db import connection
 from django.test import RequestFactory
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
+from accounts.models import short_local_datetime
 from clinical import services
 from clinical.models import EmergencyAccess, Evolution, EvolutionRevision, RecordAccess
 
@@ -17,7 +20,9 @@ from .conftest import GRANT_REASON
 pytestmark = pytest.mark.django_db
 
 TEXT = "Tosse seca há 3 dias."
-MODELS = [Evolution, RecordAccess, EmergencyAccess]
+AMENDED = "Tosse seca há 5 dias."
+REASON = "Corrigida a duração da tosse"
+MODELS = [Evolution, EvolutionRevision, RecordAccess, EmergencyAccess]
 
 
 def admin_url(model, view, *args):
@@ -29,7 +34,25 @@ def objects(doctor, patient, evolution, grant):
     access = RecordAccess.objects.create(
         viewer=doctor, viewer_role=doctor.role, patient=patient, section="chart"
     )
-    return {Evolution: evolution, RecordAccess: access, EmergencyAccess: grant}
+    revision = evolution.revisions.get()
+    return {
+        Evolution: evolution, EvolutionRevision: revision, RecordAccess: access,
+        EmergencyAccess: grant,
+    }  # fmt: skip
+
+
+def amend(evolution, notes, reason=REASON):
+    return services.evolution_amend(
+        evolution=evolution, author=evolution.doctor, reason=reason, notes=notes,
+        diagnosis=evolution.diagnosis, diagnosis_code=evolution.diagnosis_code,
+        prescription=evolution.prescription,
+    )  # fmt: skip
+
+
+@pytest.fixture
+def amended(evolution):
+    """The evolution, corrected once: version 1 holds TEXT, version 2 AMENDED."""
+    return amend(evolution, AMENDED)
 
 
 @pytest.mark.parametrize("model", MODELS)
@@ -43,10 +66,6 @@ def test_clinical_models_are_read_only(admin_user, model):
     assert not model_admin.has_delete_permission(request)
     assert model_admin.has_view_permission(request)
     assert "delete_selected" not in model_admin.get_actions(request)
-
-
-def test_revisions_are_not_in_the_admin():
-    assert EvolutionRevision not in admin.site._registry
 
 
 @pytest.mark.parametrize("model", MODELS)
@@ -273,3 +292,105 @@ def test_the_log_list_shows_refused_attempts(client, admin_user, doctor, other_p
 
     assert refused.status_code == 200
     assert refused.context["cl"].result_count == 1
+
+
+# --- The versions of an evolution --------------------------------------------------
+
+
+def test_the_versions_list_and_page_show_no_text_nor_reason(client, grant_admin, grant, amended):
+    # Not even with emergency access: the text is read on the evolution's page, logged.
+    client.force_login(grant_admin)
+    version = amended.revisions.get(number=2)
+
+    pages = [
+        changelist(client, EvolutionRevision),
+        client.get(admin_url(EvolutionRevision, "change", version.pk)),
+    ]
+
+    for page in pages:
+        html = page.content.decode()
+        assert page.status_code == 200
+        for text in (TEXT, AMENDED, REASON, "Salbutamol", "J45.9"):
+            assert text not in html
+        assert amended.doctor.display_name in html
+    assert admin_url(Evolution, "change", amended.pk) in pages[1].content.decode()
+    assert not RecordAccess.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "lookup",
+    [
+        {"notes__startswith": "T"},
+        {"prescription__contains": "Salbutamol"},
+        {"reason__icontains": "duração"},
+        {"evolution__notes__startswith": "T"},
+        {"author__email__startswith": "m"},  # not a column
+    ],
+)
+def test_the_versions_list_refuses_lookups_on_the_text(
+    client, grant_admin, grant, patient, amended, lookup
+):
+    client.force_login(grant_admin)
+
+    for query in (lookup, {"patient": patient.pk, **lookup}):
+        assert changelist(client, EvolutionRevision, **query).status_code == 400, query
+
+
+def test_the_evolution_page_lists_its_versions_without_their_text(client, admin_user, amended):
+    client.force_login(admin_user)
+
+    response = client.get(admin_url(Evolution, "change", amended.pk))
+
+    html = response.content.decode()
+    versions = html.split('id="revisions-group"', 1)[1]
+    for version in amended.revisions.all():
+        assert short_local_datetime(version.created_at) in versions
+    assert versions.count(amended.doctor.display_name) == 2
+    for text in (TEXT, AMENDED, REASON):
+        assert text not in html
+    assert not RecordAccess.objects.exists()
+
+
+def test_with_a_grant_the_evolution_page_shows_every_version_and_why(
+    client, grant_admin, grant, amended
+):
+    client.force_login(grant_admin)
+
+    html = client.get(admin_url(Evolution, "change", amended.pk)).content.decode()
+
+    versions = html.split('id="revisions-group"', 1)[1]
+    assert TEXT in versions and AMENDED in versions and REASON in versions
+    assert RecordAccess.objects.get().evolution == amended  # the one view, logged once
+
+
+def test_the_evolution_page_takes_as_many_queries_for_ten_versions_as_for_two(
+    client, grant_admin, grant, amended
+):
+    client.force_login(grant_admin)
+    path = admin_url(Evolution, "change", amended.pk)
+
+    def queries():
+        client.get(path)
+        with CaptureQueriesContext(connection) as captured:
+            assert client.get(path).status_code == 200
+        return len(captured)
+
+    two = queries()
+    for day in range(6, 14):
+        amend(amended, f"Tosse seca há {day} dias.", reason=f"Correção {day}")
+
+    assert amended.revisions.count() == 10
+    assert queries() == two
+
+
+def test_evolutions_are_filtered_by_doctor_by_name(
+    client, admin_user, evolution, other_doctor, other_patient
+):
+    services.evolution_write(doctor=other_doctor, patient=other_patient, notes="Febre.")
+    client.force_login(admin_user)
+
+    response = changelist(client, Evolution, doctor=evolution.doctor_id)
+
+    assert list(response.context["cl"].result_list) == [evolution]
+    filters = response.content.decode().split('id="changelist-filter"', 1)[1]
+    assert evolution.doctor.display_name in filters and other_doctor.display_name in filters
