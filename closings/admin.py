@@ -12,10 +12,9 @@ from django.utils.html import format_html
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
-from accounts.admin import ReadOnlyAdmin
+from accounts.admin import DoctorFilter, ReadOnlyAdmin
 from accounts.backends import client_ip
 from accounts.models import short_local_datetime
-from billing.admin import DoctorFilter
 from billing.money import format_brl
 from billing.selectors import local_today
 
