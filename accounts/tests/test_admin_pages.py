@@ -22,6 +22,7 @@ from billing import services as billing_services
 from billing.models import BillingSettings
 from clinical import services as clinical_services
 from clinical.models import RecordAccess
+from closings.tests.factories import closing_of
 from rooms import services as room_services
 from rooms.models import CallSample, Presence, RoomStatus
 from rooms.tests.factories import RoomFactory
@@ -145,6 +146,7 @@ def clinic(admin_user, doctor, patient, consented_patient):
     billing_services.record_void(record=record, by=admin_user, reason="Falha técnica na chamada.")
     billing_services.record_restore(record=record, by=admin_user)
     BillingSettings.load()
+    closing_of(doctor)  # a closing of October, with its event
     # As UserAdmin's change form stores it: the fields' labels, untranslated.
     LogEntry.objects.log_actions(
         user_id=admin_user.pk, queryset=User.objects.filter(pk=doctor.pk), action_flag=CHANGE,
