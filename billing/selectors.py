@@ -114,14 +114,20 @@ def money_sum(field: str) -> _MoneySum:
     return _MoneySum(field)
 
 
+def money_totals() -> dict:
+    """How many records and their three sums (`consultations`, `gross`, `platform`,
+    `doctors`), for aggregate() or annotate()."""
+    return {
+        "consultations": Count("pk"),
+        "gross": money_sum("gross"),
+        "platform": money_sum("platform_amount"),
+        "doctors": money_sum("doctor_amount"),
+    }
+
+
 def totals(records: QuerySet[BillingRecord]) -> dict:
     """Counted (not voided) consultations and money, in one query."""
-    return records.filter(voided_at__isnull=True).aggregate(
-        consultations=Count("pk"),
-        gross=money_sum("gross"),
-        platform=money_sum("platform_amount"),
-        doctors=money_sum("doctor_amount"),
-    )
+    return records.filter(voided_at__isnull=True).aggregate(**money_totals())
 
 
 def month_buckets(field: str, months: list[dt.date]) -> Case:
@@ -179,10 +185,7 @@ def totals_by_month(
         records.filter(voided_at__isnull=True),
         "ended_at",
         months,
-        consultations=Count("pk"),
-        gross=money_sum("gross"),
-        platform=money_sum("platform_amount"),
-        doctors=money_sum("doctor_amount"),
+        **money_totals(),
     )
 
 
@@ -330,12 +333,7 @@ def revenue_by_doctor(
         row["doctor"]: row
         for row in records.values("doctor")
         .order_by("doctor")
-        .annotate(
-            consultations=Count("pk"),
-            gross=money_sum("gross"),
-            platform=money_sum("platform_amount"),
-            doctors=money_sum("doctor_amount"),
-        )
+        .annotate(**money_totals())
     }
     missed = dict(
         rooms.order_by().values("doctor").annotate(count=Count("pk")).values_list("doctor", "count")

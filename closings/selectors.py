@@ -13,7 +13,7 @@ from accounts.models import User
 from accounts.validators import clean_pix_key, format_pix_key
 from billing.models import BillingRecord
 from billing.money import format_brl
-from billing.selectors import money_sum
+from billing.selectors import money_sum, money_totals
 
 from . import pix
 from .models import ClosingEvent, ClosingStatus, MonthlyClosing
@@ -71,12 +71,7 @@ def close_preview(month: dt.date) -> list[PreviewRow]:
         unclosed_records(month)
         .values("doctor")
         .order_by("doctor")
-        .annotate(
-            n=Count("pk"),
-            gross=money_sum("gross"),
-            platform=money_sum("platform_amount"),
-            net=money_sum("doctor_amount"),
-        )
+        .annotate(**money_totals())
     )
     doctors = User.objects.select_related("doctor_profile").in_bulk([row["doctor"] for row in sums])
     rows = []
@@ -86,10 +81,10 @@ def close_preview(month: dt.date) -> list[PreviewRow]:
         rows.append(
             PreviewRow(
                 doctor=doctor,
-                consultations=row["n"],
+                consultations=row["consultations"],
                 gross=row["gross"],
                 platform=row["platform"],
-                net=row["net"],
+                net=row["doctors"],
                 key_problem=pix_key_problem(profile.pix_key_type, profile.pix_key)
                 if profile
                 else _("No PIX key registered."),

@@ -15,7 +15,7 @@ from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.mail import send_mail
 from django.db import connection, transaction
-from django.db.models import Count, Max, OuterRef, Subquery
+from django.db.models import Max, OuterRef, Subquery
 from django.template.loader import render_to_string
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -24,7 +24,7 @@ from django.utils.translation import gettext_lazy
 from accounts.models import DoctorProfile, Role, User
 from accounts.permissions import has_role
 from billing.models import BillingRecord
-from billing.selectors import local_today, money_sum, month_bounds
+from billing.selectors import local_today, money_totals, month_bounds
 from rooms.services import rooms_finalize_stale
 
 from .models import ActorRole, ClosingAction, ClosingEvent, ClosingStatus, MonthlyClosing
@@ -103,20 +103,15 @@ def _recalculate(closings: list[MonthlyClosing]) -> None:
         for row in BillingRecord.objects.filter(closing__in=closings)
         .values("closing")
         .order_by("closing")
-        .annotate(
-            n=Count("pk"),
-            gross=money_sum("gross"),
-            platform=money_sum("platform_amount"),
-            net=money_sum("doctor_amount"),
-        )
+        .annotate(**money_totals())
     }
-    zero = {"n": 0, "gross": 0, "platform": 0, "net": 0}
+    zero = {"consultations": 0, "gross": 0, "platform": 0, "doctors": 0}
     for closing in closings:
         row = sums.get(closing.pk, zero)
-        closing.consultation_count = row["n"]
+        closing.consultation_count = row["consultations"]
         closing.gross_total = row["gross"]
         closing.platform_total = row["platform"]
-        closing.net_total = row["net"]
+        closing.net_total = row["doctors"]
     MonthlyClosing.objects.bulk_update(
         closings, ["consultation_count", "gross_total", "platform_total", "net_total"]
     )
