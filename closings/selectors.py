@@ -68,10 +68,7 @@ def close_preview(month: dt.date) -> list[PreviewRow]:
     Two queries: the month's records in no closing, summed per doctor; their doctors.
     """
     sums = list(
-        unclosed_records(month)
-        .values("doctor")
-        .order_by("doctor")
-        .annotate(**money_totals())
+        unclosed_records(month).values("doctor").order_by("doctor").annotate(**money_totals())
     )
     doctors = User.objects.select_related("doctor_profile").in_bulk([row["doctor"] for row in sums])
     rows = []
@@ -132,10 +129,13 @@ def admin_cards() -> dict:
     """The admin dashboard's closings cards: awaiting payment (and how much), contested."""
     pending = MonthlyClosing.objects.filter(status=ClosingStatus.PENDING)
     row = pending.aggregate(count=Count("pk"), net=money_sum("net_total"))
+    contested = pending.filter(contested=True)
     return {
         "awaiting_count": row["count"],
         "awaiting_net": row["net"],
-        "contested_count": pending.filter(contested=True).count(),
+        "contested_count": contested.count(),
+        # The card opens the month of the latest contested closing.
+        "contested_month": contested.order_by("-month").values_list("month", flat=True).first(),
     }
 
 

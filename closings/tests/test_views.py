@@ -246,3 +246,15 @@ def test_the_month_sheet_and_the_statement_download(as_admin, doctor):
     assert sheet["Content-Disposition"] == 'attachment; filename="fechamento-2026-10.xlsx"'
     assert sheet.content[:2] == b"PK" and statement.content[:2] == b"PK"
     assert statement["Content-Disposition"].endswith('.xlsx"')
+
+
+def test_the_contested_card_opens_the_month_of_the_contested_closing(client, admin_user, doctor):
+    closing = closing_of(doctor)
+    services.closing_confirm_payment(closing=closing, by=admin_user, paid_on=local_today())
+    services.closing_report_problem(closing=closing, by=doctor, problem="Não caiu na conta")
+    client.force_login(admin_user)
+
+    response = client.get("/")
+
+    assert response.context["closings"]["contested_count"] == 1
+    assert f"{LIST}?status=pending&amp;month=2026-10" in page(response)
