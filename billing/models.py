@@ -10,6 +10,7 @@ from decimal import Decimal
 from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
+from django.db.models.functions import Round
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
@@ -18,6 +19,17 @@ from accounts.models import short_local_datetime
 MAX_FEE = Decimal("100000.00")
 DEFAULT_FEE = Decimal("150.00")
 DEFAULT_PERCENTAGE = Decimal("30.00")
+
+
+def cents(expression) -> Round:
+    """`expression` rounded to the cent, for CHECK constraints that add money columns.
+
+    SQLite keeps decimal columns as floating point, where 45.05 + 105.10 is
+    150.14999999999998, not the 150.15 stored beside them: without the rounding
+    SQLite refused a R$ 150,15 consultation at 30 %. PostgreSQL's numeric sums
+    are exact, and rounding them to the cent changes nothing.
+    """
+    return Round(expression, 2)
 
 
 def _money(verbose_name, **kwargs):
@@ -230,7 +242,7 @@ class BillingRecord(models.Model):
             _percentage_in_range("billing_record"),
             models.CheckConstraint(
                 condition=Q(platform_amount__gte=0, doctor_amount__gte=0)
-                & Q(gross=F("platform_amount") + F("doctor_amount")),
+                & Q(gross=cents(F("platform_amount") + F("doctor_amount"))),
                 name="billing_record_parts_add_up",
             ),
             models.CheckConstraint(

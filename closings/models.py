@@ -14,7 +14,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import PixKeyType, Role, short_local_datetime
-from billing.models import AppendOnlyModel, NeverDeletedQuerySet
+from billing.models import AppendOnlyModel, NeverDeletedQuerySet, cents
 
 
 def _money(verbose_name):
@@ -110,7 +110,7 @@ class MonthlyClosing(models.Model):
             models.CheckConstraint(condition=Q(month__day=1), name="closings_month_first_day"),
             models.CheckConstraint(
                 condition=Q(platform_total__gte=0, net_total__gte=0)
-                & Q(gross_total=F("platform_total") + F("net_total")),
+                & Q(gross_total=cents(F("platform_total") + F("net_total"))),
                 name="closings_parts_add_up",
             ),
             models.CheckConstraint(

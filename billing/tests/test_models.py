@@ -13,6 +13,8 @@ from django.db import IntegrityError, connection, transaction
 from django.db.migrations.loader import MigrationLoader
 from django.db.models.deletion import ProtectedError
 from django.utils import timezone
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from billing.models import (
     BillingRecord,
@@ -284,3 +286,30 @@ def test_history_rows_are_written_once(request, name):
     with pytest.raises(TypeError):
         model.objects.filter(pk=row.pk).delete()
     assert model.objects.values().get(pk=row.pk) == before
+
+
+@pytest.mark.parametrize(
+    ("fee", "percentage"),
+    [("150.15", "30"), ("1234.57", "30"), ("10.05", "30"), ("99999.99", "33.33"), ("0.07", "50")],
+)
+def test_a_split_the_money_module_makes_is_one_the_database_stores(fee, percentage):
+    # SQLite keeps decimals as floating point: 45.05 + 105.10 is not 150.15 there,
+    # and the parts-add-up check refused these consultations until it rounded to the cent.
+    record = BillingRecordFactory(
+        consultation_fee=Decimal(fee), platform_percentage=Decimal(percentage)
+    )
+    record.refresh_from_db()
+    assert record.platform_amount + record.doctor_amount == record.gross == Decimal(fee)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    cents=st.integers(min_value=1, max_value=10_000_000),
+    hundredths=st.integers(min_value=0, max_value=10_000),
+)
+def test_every_split_is_stored(cents, hundredths):
+    fee, percentage = Decimal(cents) / 100, Decimal(hundredths) / 100
+    with transaction.atomic():
+        record = BillingRecordFactory(consultation_fee=fee, platform_percentage=percentage)
+        assert record.pk
+        transaction.set_rollback(True)
