@@ -76,6 +76,7 @@ lint: $(VENV)/.installed-dev
 bench: $(VENV)/.installed-dev
 	$(PY) bench/signaling.py
 	$(PY) bench/reports.py
+	$(PY) bench/closings.py
 
 ## vendor: refresh static/vendor/ from the npm registry (versions in package.json)
 vendor:
