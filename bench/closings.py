@@ -3,7 +3,7 @@
     .venv/bin/python bench/closings.py [--quick] [--doctors N] [--records N] [--months N]
                                        [--close-months N] [--export-closings N]
                                        [--export-each N,N] [--runs N] [--profile]
-                                       [--whole-reais] [--postgres URL] [--keep DIR]
+                                       [--postgres URL] [--keep DIR]
                                        [--json out.json]
 
 A scratch database gets bench/reports.py's data (its build(): an admin, 100
@@ -33,12 +33,6 @@ migrated, and dropped at the end; the database named in the URL is only
 connected to, to create and drop it. On PostgreSQL the UPDATE is rolled back,
 so the deferred totals trigger never runs for it, while month_close commits
 and pays for it: that is in the ratio.
-
-On SQLite, month_close of bench/reports.py's months is refused by the CHECK
-that a closing's gross is its clinic share plus its net (SQLite keeps a
-decimal column as a floating-point number; bench/README.md): the run stops
-with an ERROR. --whole-reais makes its R$ 99,99 consultations R$ 100,00 first,
-to measure the rest anyway.
 
 --profile builds one more month like the largest export month and prints
 where month_close spends its time on it (cProfile). The figures are printed,
@@ -85,11 +79,6 @@ def parse_args(argv):
     )
     parser.add_argument("--runs", type=int, default=None, help="UPDATE and export rounds (5)")
     parser.add_argument("--profile", action="store_true", help="cProfile one more month_close")
-    parser.add_argument(
-        "--whole-reais",
-        action="store_true",
-        help="make the R$ 99,99 records R$ 100,00 (SQLite: see the README on floating point)",
-    )
     parser.add_argument("--postgres", metavar="URL", help="a server to make a scratch database on")
     parser.add_argument("--keep", type=Path, help="build the SQLite database in DIR (new), keep it")
     parser.add_argument("--json", type=Path, help="write the figures here too")
@@ -227,15 +216,6 @@ def build_month(*, month: dt.date, doctors: list, patients: list, each: int) -> 
         BillingRecord.objects.bulk_create(records, batch_size=5000)
 
 
-def whole_reais() -> int:
-    """bench/reports.py's R$ 99,99 fee (30 % of it: 30,00 + 69,99) made R$ 100,00."""
-    from billing.models import BillingRecord
-
-    return BillingRecord.objects.filter(gross__gt=99, gross__lt=100).update(
-        consultation_fee=100, gross=100, platform_amount=30, doctor_amount=70
-    )
-
-
 def mark_half_paid(month: dt.date, admin) -> None:
     """Every other closing of `month` paid (dates in the sheet), in one UPDATE."""
     from django.utils import timezone
@@ -294,21 +274,11 @@ def make_anchor(month: dt.date, doctor) -> int:
 
 
 def time_close(month: dt.date, anchor_id: int, runs: int) -> dict:
-    from django.db import IntegrityError
-
     from closings.services import month_close
 
     update_s, rows = update_baseline(month, anchor_id, runs)
     started = perf()
-    try:
-        result = month_close(month=month)
-    except IntegrityError as error:
-        raise SystemExit(
-            f"ERROR: month_close({month:%Y-%m}) was refused by the database: {error}.\n"
-            "On SQLite a decimal column holds a floating-point number, so the CHECK"
-            " gross_total = platform_total + net_total can fail on sums of cents"
-            " (bench/README.md). --whole-reais measures the rest anyway."
-        ) from error
+    result = month_close(month=month)
     close_s = perf() - started
     print(f"  closed {month:%Y-%m}: {len(result.created):,} closings, {rows:,} records", flush=True)
     return {
@@ -388,8 +358,6 @@ def main(argv=None) -> int:
         from django.utils import timezone
 
         people = reports.build(doctors=args.doctors, records=args.records, months=args.months)
-        if args.whole_reais:
-            print(f"  --whole-reais: {whole_reais():,} records of R$ 99,99 now R$ 100,00")
         today = timezone.localdate()
         # Months older than bench/reports.py's: one per --export-each, one to profile.
         export_months = {
