@@ -19,6 +19,7 @@ from billing import services as billing_services
 from billing.models import BillingSettings
 from clinical import services as clinical_services
 from clinical.models import RecordAccess
+from medconnect.models import DatabaseReset, ResetSource
 from rooms import services as room_services
 from rooms.models import CallSample, Presence, RoomStatus
 from rooms.tests.factories import RoomFactory
@@ -108,6 +109,10 @@ def clinic(admin_user, doctor, patient, consented_patient):
     billing_services.record_void(record=record, by=admin_user, reason="Falha técnica na chamada.")
     billing_services.record_restore(record=record, by=admin_user)
     BillingSettings.load()
+    DatabaseReset.objects.create(
+        by=admin_user, by_email=admin_user.email, source=ResetSource.PAGE,
+        backup_path="/srv/medconnect/data/backups/2026-12-01_09-30-00", rows_deleted=812,
+    )  # fmt: skip
     return {"room": room, "evolution": evolution}
 
 
