@@ -4,6 +4,7 @@ On both engines; the parts that differ (SQLite's file copy and triggers,
 PostgreSQL's pg_dump and disabled triggers) branch on the connection's vendor.
 """
 
+import asyncio
 import datetime as dt
 import json
 import os
@@ -166,7 +167,8 @@ def test_the_live_sockets_of_the_people_deleted_are_told_to_close(clinic):
     # Daniela's presence (her call socket's channel) goes with her: she is told first.
     reset.database_reset(by=clinic["admin"])
 
-    message = async_to_sync(get_channel_layer().receive)("inmemory!daniela")
+    receive = get_channel_layer().receive
+    message = async_to_sync(asyncio.wait_for)(receive("inmemory!daniela"), timeout=2)
     assert message["type"] == "access.revoked"
 
 
@@ -242,8 +244,13 @@ def _sqlite_copy_fails(*args, **kwargs):
     raise sqlite3.OperationalError("disk I/O error")
 
 
-def _pg_dump_fails(*args, **kwargs):
-    raise subprocess.CalledProcessError(1, "pg_dump", stderr="pg_dump: error: No space left")
+def _a_pg_dump_that_fails(folder: Path) -> Path:
+    """A pg_dump on the PATH that exits 1, as a real one does on a full disk."""
+    folder.mkdir()
+    script = folder / "pg_dump"
+    script.write_text("#!/bin/sh\necho 'pg_dump: error: No space left on device' >&2\nexit 1\n")
+    script.chmod(0o755)
+    return folder
 
 
 def _copy_fails(*args, **kwargs):
@@ -260,7 +267,8 @@ def test_nothing_is_deleted_when_the_backup_cannot_be_written(
     elif failure == "database copy" and connection.vendor == "sqlite":
         monkeypatch.setattr("medconnect.reset.sqlite3.connect", _sqlite_copy_fails)
     elif failure == "database copy":
-        monkeypatch.setattr("medconnect.reset.subprocess.run", _pg_dump_fails)
+        tools = _a_pg_dump_that_fails(tmp_path / "bin")
+        monkeypatch.setenv("PATH", f"{tools}{os.pathsep}{os.environ['PATH']}")
     else:
         monkeypatch.setattr("medconnect.reset.shutil.copytree", _copy_fails)
     before = row_counts()
@@ -270,6 +278,8 @@ def test_nothing_is_deleted_when_the_backup_cannot_be_written(
 
     assert refusal.value.code == "backup-failed"
     assert "Nada foi apagado" in refusal.value.messages[0]
+    if failure == "database copy" and connection.vendor == "postgresql":
+        assert "No space left" in refusal.value.messages[0]
     assert row_counts() == before
     if failure != "backups folder is a file":
         assert backups(folders) == [], "a half-written backup was left behind"
