@@ -126,7 +126,10 @@ def _sqlite_backup(connection, target: Path) -> None:
 def _pg_dump(connection, pg_dump: str, target: Path) -> None:
     # dbshell's translation of DATABASES (host, port, user, name, password and
     # SSL options as libpq variables) serves pg_dump as well as psql.
-    options = ["--format=custom", "--no-owner", "--no-privileges", "--file", str(target)]
+    # A lock pg_dump would wait for forever (a migration queued behind the reset's
+    # own locks) fails the backup instead, and nothing is deleted.
+    options = ["--format=custom", "--no-owner", "--no-privileges", "--lock-wait-timeout=60s"]
+    options += ["--file", str(target)]
     args, env = connection.client.settings_to_cmd_args_env(connection.settings_dict, options)
     subprocess.run(  # noqa: S603 - arguments from settings, no shell
         [pg_dump, *args[1:]],
@@ -386,6 +389,19 @@ def _unlink_kept_rows(plan: _Plan) -> None:
                     )
 
 
+def _hold_writers(connection) -> None:
+    """Nobody else writes until this transaction ends, so the backup taken next holds
+    exactly what it deletes. SQLite: the project's transactions begin IMMEDIATE,
+    which takes the one write lock (settings.py). PostgreSQL: every table in SHARE
+    mode, which lets readers (pg_dump among them) in and keeps writers waiting."""
+    if connection.vendor != "postgresql":
+        return
+    quote = connection.ops.quote_name
+    tables = ", ".join(quote(model._meta.db_table) for model in _concrete_models(connection))
+    with connection.cursor() as cursor:
+        cursor.execute(f"LOCK TABLE {tables} IN SHARE MODE")
+
+
 def _remove_files(files) -> None:
     for storage, name in files:
         try:
@@ -412,10 +428,11 @@ def database_reset(
         raise ValidationError(
             _("The reset works on SQLite and PostgreSQL only."), code="unsupported-database"
         )
-    backup = database_backup(using=using)
     try:
-        # durable: the backup above must hold everything this transaction deletes.
+        # durable: a transaction of its own, which the backup below sees committed.
         with transaction.atomic(using=using, durable=True):
+            _hold_writers(connection)
+            backup = database_backup(using=using)
             plan = _plan(connection)
             user_model = apps.get_model(settings.AUTH_USER_MODEL)
             for person in plan.doomed[user_model].iterator():

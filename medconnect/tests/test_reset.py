@@ -240,6 +240,49 @@ def test_without_pg_dump_the_backup_is_json_that_loaddata_restores(clinic, monke
     assert Evolution.objects.filter(patient__email=carlos).count() == 1
 
 
+def _write_from_another_connection() -> str:
+    """Whether a write from elsewhere goes through, or waits (given up on after 0.3 s)."""
+    db = connection.settings_dict
+    insert = (
+        "INSERT INTO rooms_serverinstance (id, started_at, last_beat_at)"
+        " VALUES ('elsewhere', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
+    )
+    if connection.vendor == "sqlite":
+        other = sqlite3.connect(db["NAME"], timeout=0.3)
+        locked = sqlite3.OperationalError
+    else:
+        import psycopg
+
+        other = psycopg.connect(**connection.get_connection_params())
+        other.execute("SET lock_timeout = '300ms'")
+        locked = psycopg.errors.LockNotAvailable
+    try:
+        other.execute(insert)
+        other.commit()
+    except locked:
+        return "waited"
+    finally:
+        other.close()
+    return "wrote"
+
+
+@pytest.mark.django_db(transaction=True)  # the other connection must see this test's rows
+def test_nobody_else_writes_from_the_backup_to_the_commit(clinic, monkeypatch):
+    attempts = []
+    backup = reset.database_backup
+
+    def backup_while_someone_writes(**kwargs):
+        attempts.append(_write_from_another_connection())
+        return backup(**kwargs)
+
+    monkeypatch.setattr(reset, "database_backup", backup_while_someone_writes)
+
+    reset.database_reset(by=clinic["admin"])
+
+    assert attempts == ["waited"]
+    assert _write_from_another_connection() == "wrote"
+
+
 def _sqlite_copy_fails(*args, **kwargs):
     raise sqlite3.OperationalError("disk I/O error")
 
