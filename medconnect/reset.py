@@ -190,7 +190,8 @@ def database_backup(*, using: str = DEFAULT_DB_ALIAS) -> Path:
         else:
             (folder / "private").mkdir()
     except BACKUP_ERRORS as error:
-        logger.exception("The backup before a database reset failed")
+        # The world outside failed (the disk, pg_dump): its message says it all.
+        logger.warning("The backup before a database reset failed: %s", _failure(error))
         if folder is not None:
             shutil.rmtree(folder, ignore_errors=True)
         raise ValidationError(
