@@ -323,6 +323,15 @@ CRISPY_TEMPLATE_PACK = "bootstrap5"
 
 MESSAGE_STORAGE = "django.contrib.messages.storage.session.SessionStorage"
 
+# --- Database reset -------------------------------------------------------------
+# `manage.py reset_database` and the admins' reset page delete every doctor,
+# patient, consultation, record and billing record (admins stay), after a backup
+# into RESET_BACKUP_DIR. On by default for a local or demo install; a clinic in
+# production turns it off: medical records must be kept for 20 years (Lei 13.787/2018).
+ALLOW_DATABASE_RESET = env.bool("ALLOW_DATABASE_RESET", default=True)
+# A relative path is taken from the project folder.
+RESET_BACKUP_DIR = BASE_DIR / (env.str("RESET_BACKUP_DIR", default="") or DATA_DIR / "backups")
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

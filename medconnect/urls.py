@@ -15,6 +15,7 @@ urlpatterns = [
     path("", views.DashboardView.as_view(), name="dashboard"),
     path("healthz", login_not_required(views.HealthView.as_view()), name="healthz"),
     path("admin/", admin.site.urls),
+    path("admin-tools/reset/", views.DatabaseResetView.as_view(), name="database_reset"),
     *auth_urlpatterns,
     path("", include("accounts.urls")),
     path("", include("rooms.urls")),

@@ -1,22 +1,31 @@
 import logging
 
+from django.conf import settings
+from django.contrib import messages
+from django.core.exceptions import ValidationError
 from django.db import connection
-from django.http import HttpResponseServerError, JsonResponse
-from django.shortcuts import render
+from django.http import Http404, HttpResponseServerError, JsonResponse
+from django.shortcuts import redirect, render
 from django.template import loader
 from django.utils.decorators import method_decorator
+from django.utils.translation import gettext as _
 from django.views import View
 from django.views.decorators.cache import never_cache
-from django.views.generic import TemplateView
+from django.views.generic import FormView, TemplateView
 
-from accounts.models import Role
-from accounts.permissions import doctors_visible_to
+from accounts.forms import apply_service_errors
+from accounts.models import Role, User
+from accounts.permissions import RoleRequiredMixin, doctors_visible_to
 from accounts.selectors import patient_list_for, people_counts
 from billing.permissions import records_visible_to
 from billing.selectors import this_month
 from clinical.selectors import emergency_accesses_seen_by
 from closings.selectors import admin_cards, doctor_cards
 from rooms.selectors import open_rooms_for
+
+from . import reset
+from .forms import DatabaseResetForm
+from .models import DatabaseReset, ResetSource
 
 logger = logging.getLogger(__name__)
 
@@ -43,6 +52,7 @@ class DashboardView(TemplateView):
         if user.is_admin:
             context["counts"] = people_counts()
             context["closings"] = admin_cards()
+            context["reset_allowed"] = reset.reset_allowed()
         elif user.is_doctor:
             context["payments"] = doctor_cards(user)
             patients = patient_list_for(user=user, status="active")
@@ -53,6 +63,44 @@ class DashboardView(TemplateView):
             context["doctor"] = doctors_visible_to(user).select_related("doctor_profile").first()
             context["password_set"] = user.has_usable_password()
         return context
+
+
+class DatabaseResetView(RoleRequiredMixin, FormView):
+    """Admins start the clinic over: the phrase, their password, then medconnect.reset."""
+
+    allowed_roles = (Role.ADMIN,)
+    form_class = DatabaseResetForm
+    template_name = "medconnect/database_reset.html"
+
+    def dispatch(self, request, *args, **kwargs):
+        if not reset.reset_allowed():
+            raise Http404
+        return super().dispatch(request, *args, **kwargs)
+
+    def get_form_kwargs(self):
+        return {**super().get_form_kwargs(), "user": self.request.user}
+
+    def get_context_data(self, **kwargs):
+        return super().get_context_data(
+            counts=people_counts(),
+            admins=User.objects.filter(role=Role.ADMIN).order_by("first_name", "last_name"),
+            backup_dir=settings.RESET_BACKUP_DIR,
+            resets=DatabaseReset.objects.select_related("by__doctor_profile")[:5],
+            **kwargs,
+        )
+
+    def form_valid(self, form):
+        try:
+            done = reset.database_reset(by=self.request.user, source=ResetSource.PAGE)
+        except ValidationError as error:
+            apply_service_errors(form, error)
+            return self.form_invalid(form)
+        messages.success(
+            self.request,
+            _("The database was reset: only the administrators are left. Backup in %(path)s.")
+            % {"path": done.backup_path},
+        )
+        return redirect("dashboard")
 
 
 @method_decorator(never_cache, name="dispatch")

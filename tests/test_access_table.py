@@ -103,6 +103,8 @@ TABLE = {
     "closings:mine": ("get", {}, (_L, 403, 200, 200, 302)),
     # The Django admin sends everyone but admins to its own login page.
     "admin:index": ("get", {}, (302, 302, 302, 302, 200)),
+    # Starting the clinic over (ALLOW_DATABASE_RESET, on by default): admins only.
+    "database_reset": ("get", {}, (_L, 403, 403, 403, 200)),
 }
 
 

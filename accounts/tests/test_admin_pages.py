@@ -23,6 +23,7 @@ from billing.models import BillingSettings
 from clinical import services as clinical_services
 from clinical.models import RecordAccess
 from closings.tests.factories import closing_of
+from medconnect.models import DatabaseReset, ResetSource
 from rooms import services as room_services
 from rooms.models import CallSample, Presence, RoomStatus
 from rooms.tests.factories import RoomFactory
@@ -147,6 +148,10 @@ def clinic(admin_user, doctor, patient, consented_patient):
     billing_services.record_restore(record=record, by=admin_user)
     BillingSettings.load()
     closing_of(doctor)  # a closing of October, with its event
+    DatabaseReset.objects.create(
+        by=admin_user, by_email=admin_user.email, source=ResetSource.PAGE,
+        backup_path="/srv/medconnect/data/backups/2026-12-01_09-30-00", rows_deleted=812,
+    )  # fmt: skip
     # As UserAdmin's change form stores it: the fields' labels, untranslated.
     LogEntry.objects.log_actions(
         user_id=admin_user.pk, queryset=User.objects.filter(pk=doctor.pk), action_flag=CHANGE,
