@@ -18,6 +18,8 @@ from accounts.tests.factories import AdminFactory, DoctorFactory, PatientFactory
 from billing import services as billing_services
 from billing.tests.factories import EndedRoomFactory
 from clinical import services as clinical_services
+from closings import services as closings_services
+from closings.tests.factories import closing_of
 from rooms import services as rooms_services
 from rooms.models import CallSample, Presence
 from rooms.tests.factories import ConsentFactory, RoomFactory
@@ -30,7 +32,7 @@ FILLED = (
     "rooms.serverinstance", "clinical.evolution", "clinical.evolutionrevision",
     "clinical.emergencyaccess", "clinical.recordaccess", "billing.billingsettings",
     "billing.doctorrate", "billing.ratechange", "billing.billingrecord",
-    "billing.billingrecordevent",
+    "billing.billingrecordevent", "closings.monthlyclosing", "closings.closingevent",
 )  # fmt: skip
 
 
@@ -73,6 +75,10 @@ def clinic_with_everything() -> dict:
     held = EndedRoomFactory(doctor=ana, patient=carlos, ended_by=ana)
     record = billing_services.consultation_register(room=held)
     billing_services.record_void(record=record, by=admin, reason="Falha técnica na chamada.")
+    # A closed month, paid: its records are locked and its events refuse any change.
+    closings_services.closing_confirm_payment(
+        closing=closing_of(ana), by=admin, paid_on=timezone.localdate()
+    )
     CallSample.objects.create(room=held, user=carlos, rtt_ms=41.3, loss_pct=0.2, kbps_in=800)
     evolution = clinical_services.evolution_write(
         doctor=ana, patient=carlos, room=held, notes="Tosse seca há 3 dias.", prescription="Mel."

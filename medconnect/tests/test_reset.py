@@ -31,6 +31,7 @@ from accounts.tests.factories import PASSWORD, AdminFactory, DoctorFactory, Pati
 from billing.models import DEFAULT_FEE, DEFAULT_PERCENTAGE, BillingSettings
 from clinical import services as clinical_services
 from clinical.models import Evolution, EvolutionRevision
+from closings.tests.factories import closing_of
 from medconnect import reset
 from medconnect.models import DatabaseReset, ResetSource
 from rooms.tests.factories import RoomFactory
@@ -350,6 +351,9 @@ def test_after_a_reset_the_database_still_refuses_to_rewrite_records(clinic):
 
     assert refused("UPDATE clinical_evolutionrevision SET notes = 'x' WHERE id = %s", [revision.pk])
     assert refused("UPDATE medconnect_databasereset SET by_email = 'x@example.com'")
+    event = closing_of(doctor).events.get()
+    assert refused("UPDATE closings_closingevent SET note = 'x' WHERE id = %s", [event.pk])
+    assert refused("DELETE FROM closings_closingevent WHERE id = %s", [event.pk])
     if connection.vendor == "postgresql":
         assert refused("DELETE FROM clinical_evolution WHERE id = %s", [evolution.pk])
         assert refused("DELETE FROM medconnect_databasereset")
