@@ -19,7 +19,7 @@ from billing import services as billing_services
 from billing.tests.factories import EndedRoomFactory
 from clinical import services as clinical_services
 from closings import services as closings_services
-from closings.tests.factories import closing_of
+from closings.tests.factories import OCTOBER, billed
 from rooms import services as rooms_services
 from rooms.models import CallSample, Presence
 from rooms.tests.factories import ConsentFactory, RoomFactory
@@ -76,8 +76,10 @@ def clinic_with_everything() -> dict:
     record = billing_services.consultation_register(room=held)
     billing_services.record_void(record=record, by=admin, reason="Falha técnica na chamada.")
     # A closed month, paid: its records are locked and its events refuse any change.
+    billed(ana, room__patient=carlos)  # in October, with a patient of the clinic above
+    (closing,) = closings_services.month_close(month=OCTOBER).created
     closings_services.closing_confirm_payment(
-        closing=closing_of(ana), by=admin, paid_on=timezone.localdate()
+        closing=closing, by=admin, paid_on=timezone.localdate()
     )
     CallSample.objects.create(room=held, user=carlos, rtt_ms=41.3, loss_pct=0.2, kbps_in=800)
     evolution = clinical_services.evolution_write(
