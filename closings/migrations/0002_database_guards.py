@@ -12,6 +12,49 @@ from django.db import migrations
 
 EVENTS = "closings_closingevent"
 
+# 0004 replaced this check and restores it when it is reversed.
+TOTALS_CHECK = """
+CREATE FUNCTION closings_check_totals() RETURNS trigger AS $$
+DECLARE
+    ids bigint[];
+BEGIN
+    IF TG_TABLE_NAME = 'billing_billingrecord' THEN
+        ids := ARRAY[NEW.closing_id];
+        IF TG_OP = 'UPDATE' THEN
+            ids := ids || OLD.closing_id;
+        END IF;
+    ELSE
+        ids := ARRAY[NEW.id];
+    END IF;
+    IF EXISTS (
+        SELECT 1 FROM closings_monthlyclosing c
+        CROSS JOIN LATERAL (
+            SELECT count(*) AS n, coalesce(sum(r.gross), 0) AS gross,
+                   coalesce(sum(r.platform_amount), 0) AS platform,
+                   coalesce(sum(r.doctor_amount), 0) AS net
+            FROM billing_billingrecord r WHERE r.closing_id = c.id
+        ) s
+        WHERE c.id = ANY(ids) AND c.status <> 'cancelled'
+          AND (c.consultation_count, c.gross_total, c.platform_total, c.net_total)
+              IS DISTINCT FROM (s.n, s.gross, s.platform, s.net)
+    ) THEN
+        RAISE EXCEPTION 'a monthly closing''s totals must equal the sum of its records';
+    END IF;
+    RETURN NULL;
+END;
+$$ LANGUAGE plpgsql;
+
+CREATE CONSTRAINT TRIGGER closings_totals_of_records
+    AFTER INSERT OR UPDATE ON billing_billingrecord
+    DEFERRABLE INITIALLY DEFERRED FOR EACH ROW
+    EXECUTE FUNCTION closings_check_totals();
+
+CREATE CONSTRAINT TRIGGER closings_totals_of_closing
+    AFTER INSERT OR UPDATE ON closings_monthlyclosing
+    DEFERRABLE INITIALLY DEFERRED FOR EACH ROW
+    EXECUTE FUNCTION closings_check_totals();
+"""
+
 
 def forwards(apps, schema_editor):
     vendor = schema_editor.connection.vendor
@@ -35,46 +78,8 @@ def forwards(apps, schema_editor):
             CREATE TRIGGER closings_closingevent_refuse BEFORE UPDATE OR DELETE
                 ON closings_closingevent FOR EACH ROW EXECUTE FUNCTION closings_refuse();
 
-            CREATE FUNCTION closings_check_totals() RETURNS trigger AS $$
-            DECLARE
-                ids bigint[];
-            BEGIN
-                IF TG_TABLE_NAME = 'billing_billingrecord' THEN
-                    ids := ARRAY[NEW.closing_id];
-                    IF TG_OP = 'UPDATE' THEN
-                        ids := ids || OLD.closing_id;
-                    END IF;
-                ELSE
-                    ids := ARRAY[NEW.id];
-                END IF;
-                IF EXISTS (
-                    SELECT 1 FROM closings_monthlyclosing c
-                    CROSS JOIN LATERAL (
-                        SELECT count(*) AS n, coalesce(sum(r.gross), 0) AS gross,
-                               coalesce(sum(r.platform_amount), 0) AS platform,
-                               coalesce(sum(r.doctor_amount), 0) AS net
-                        FROM billing_billingrecord r WHERE r.closing_id = c.id
-                    ) s
-                    WHERE c.id = ANY(ids) AND c.status <> 'cancelled'
-                      AND (c.consultation_count, c.gross_total, c.platform_total, c.net_total)
-                          IS DISTINCT FROM (s.n, s.gross, s.platform, s.net)
-                ) THEN
-                    RAISE EXCEPTION 'a monthly closing''s totals must equal the sum of its records';
-                END IF;
-                RETURN NULL;
-            END;
-            $$ LANGUAGE plpgsql;
-
-            CREATE CONSTRAINT TRIGGER closings_totals_of_records
-                AFTER INSERT OR UPDATE ON billing_billingrecord
-                DEFERRABLE INITIALLY DEFERRED FOR EACH ROW
-                EXECUTE FUNCTION closings_check_totals();
-
-            CREATE CONSTRAINT TRIGGER closings_totals_of_closing
-                AFTER INSERT OR UPDATE ON closings_monthlyclosing
-                DEFERRABLE INITIALLY DEFERRED FOR EACH ROW
-                EXECUTE FUNCTION closings_check_totals();
-            """,
+            """
+            + TOTALS_CHECK,
             params=None,
         )
 

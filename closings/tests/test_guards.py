@@ -7,7 +7,7 @@ from django.utils import timezone
 from billing.models import BillingRecord
 from closings.models import ClosingEvent, MonthlyClosing
 
-from .factories import billed, closing_of
+from .factories import NOVEMBER, billed, closing_of
 
 pytestmark = pytest.mark.django_db
 
@@ -96,3 +96,39 @@ def test_postgresql_refuses_totals_that_are_not_the_sum_of_the_records(doctor):
 
     closing.refresh_from_db()
     assert closing.consultation_count == closing.records.count() == 2
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="a PostgreSQL trigger")
+@pytest.mark.django_db(transaction=True)
+def test_postgresql_checks_both_closings_a_record_moves_between(doctor):
+    first = closing_of(doctor, records=2)
+    second = closing_of(doctor, month=NOVEMBER, records=1)
+    member = first.records.first()
+
+    with pytest.raises(DatabaseError, match="totals must equal"), transaction.atomic():
+        # The record's new closing is recalculated; the one it left is not.
+        BillingRecord.objects.filter(pk=member.pk).update(closing=second)
+        MonthlyClosing.objects.filter(pk=second.pk).update(
+            consultation_count=2,
+            gross_total=second.gross_total + member.gross,
+            platform_total=second.platform_total + member.platform_amount,
+            net_total=second.net_total + member.doctor_amount,
+        )
+
+    assert set(first.records.all()) >= {member}
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="a PostgreSQL trigger")
+@pytest.mark.django_db(transaction=True)
+def test_postgresql_checks_a_closing_again_when_it_changes_after_a_check(doctor):
+    closing = closing_of(doctor, records=2)
+    stranger = billed(doctor)
+
+    with pytest.raises(DatabaseError, match="totals must equal"), transaction.atomic():
+        MonthlyClosing.objects.filter(pk=closing.pk).update(payment_note="conferido")
+        connection.check_constraints()  # the closing is checked here and passes
+        BillingRecord.objects.filter(pk=stranger.pk).update(closing=closing)
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM closings_totals_pending")
+        assert cursor.fetchone() == (0,)  # nothing is left noted once a transaction ends
