@@ -32,7 +32,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from channels.layers import get_channel_layer
 from django.conf import settings
 from django.contrib import auth
-from django.db import DatabaseError, transaction
+from django.db import DatabaseError, IntegrityError, transaction
 from django.utils import translation
 
 from accounts.middleware import session_is_expired
@@ -61,7 +61,10 @@ PEER_ACK_TIMEOUT = 2.0
 # Retries of the presence row's removal when the database is briefly unavailable.
 LEAVE_RETRY_DELAYS = (0, 0.5, 1, 2, 4)
 
-CLOSE_TRY_AGAIN = 1013  # the standard "try again later": the database did not answer
+# Codes an application may send: Daphne's autobahn refuses anything but 1000 and
+# 3000-4999, so the standard 1011 and 1013 would never reach the browser.
+CLOSE_SERVER_ERROR = 4500  # a bug on the server
+CLOSE_TRY_AGAIN = 4503  # the database did not answer: try again with the usual backoff
 CLOSE_NOT_LOGGED_IN = 4401
 CLOSE_FORBIDDEN = 4403
 CLOSE_NO_ROOM = 4404
@@ -135,6 +138,19 @@ def _admit_and_join(session, code, channel_name):
     user = _session_user(session)
     if user is None:
         return CLOSE_NOT_LOGGED_IN, None, None, None
+    beat = heartbeat.due()  # here, not when queued: under a storm the queue takes seconds
+    try:
+        return _admit(user, session, code, channel_name, beat=beat)
+    except IntegrityError:
+        if beat:
+            raise
+        # This process's heartbeat row is gone although it beat recently: the
+        # database was reset, or another process swept it while this one was
+        # paused. The join writes it again, once.
+        return _admit(user, session, code, channel_name, beat=True)
+
+
+def _admit(user, session, code, channel_name, *, beat):
     with transaction.atomic():
         # The room is read once, locked for the join: FOR UPDATE OF the room
         # only, so on PostgreSQL the joined users and profile stay unlocked.
@@ -161,9 +177,7 @@ def _admit_and_join(session, code, channel_name):
             channel_name=channel_name,
             server_id=SERVER_ID,
             session_key=session.session_key or "",
-            # Decided here, on the database thread, not when the call was queued:
-            # under a storm the queue itself can take seconds.
-            beat=heartbeat.due(),
+            beat=beat,
         )
     return 0, room, join, user
 
@@ -200,7 +214,7 @@ class SignalingConsumer(AsyncWebsocketConsumer):
             # must still hear that we are gone, and no presence row may stay behind.
             logger.exception("Signaling consumer failed on %s; closing", message["type"])
             await self._leave("lost")
-            await self.close(1011)
+            await self.close(CLOSE_SERVER_ERROR)
             raise StopConsumer from None
 
     async def send(self, text_data=None, bytes_data=None, close=False):

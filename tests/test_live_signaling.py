@@ -18,7 +18,7 @@ import pytest
 import websockets
 from django.test import Client
 
-from rooms.models import Room
+from rooms.models import Room, ServerInstance
 
 from .conftest import DaphneServer, require
 
@@ -103,6 +103,28 @@ def test_a_frame_over_one_mib_closes_the_socket_with_1009(server, room):
         assert closed.value.rcvd.code == 1009
 
     asyncio.run(scenario())
+
+
+def test_a_socket_is_admitted_right_after_a_reset_took_the_servers_heartbeat_row(server, room):
+    """A database reset (or a sweep while this process was paused) deletes the
+    server's heartbeat row, which the process beat seconds ago and so does not
+    write again on the next join: that join's presence would point at nothing."""
+    doctor_cookie, patient_cookie = cookie_for(room.doctor), cookie_for(room.patient)
+
+    async def first():
+        ws = await connect(server, f"/ws/rooms/{room.code}/", cookie=doctor_cookie)
+        assert (await next_frame(ws))["type"] == "welcome"
+        await ws.close()
+
+    async def after_the_reset():
+        ws = await connect(server, f"/ws/rooms/{room.code}/", cookie=patient_cookie)
+        assert (await next_frame(ws))["type"] == "welcome"
+        await ws.close()
+
+    asyncio.run(first())
+    assert ServerInstance.objects.all().delete()[0]
+    asyncio.run(after_the_reset())
+    assert ServerInstance.objects.count() == 1
 
 
 def _silent_socket(server, path, cookie):

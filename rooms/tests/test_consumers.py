@@ -811,7 +811,7 @@ async def test_a_crash_of_any_kind_still_runs_the_leave_path(room, monkeypatch):
 
     monkeypatch.setitem(consumers.SignalingConsumer.handlers, "ping", broken)
     await patient.send_to(text_data=json.dumps({"type": "ping", "id": 1}))
-    assert await closed_with(patient) == 1011
+    assert await closed_with(patient) == 4500
     assert await frame(doctor) == {
         "type": "peer-left", "peer": {"id": room.patient.pk}, "reason": "lost"
     }  # fmt: skip
@@ -879,7 +879,7 @@ async def test_a_busy_database_at_admission_closes_with_try_again_later(room, mo
     # Locked from the admission's first query on: the session's own row.
     monkeypatch.setattr(consumers, "_admit_and_join", _locked_admission(monkeypatch))
     socket = await open_socket(client=client, room=room)
-    assert await closed_with(socket) == 1013
+    assert await closed_with(socket) == 4503
     monkeypatch.undo()
     assert not await sync_to_async(Presence.objects.filter(user=room.patient).exists)()
 
@@ -1012,3 +1012,24 @@ async def test_behind_proxies_the_limit_counts_the_forwarded_address(settings):
     assert client_address(scope) == "5.6.7.8"
     settings.PROXY_COUNT = 0
     assert client_address(scope) == "10.0.0.1"
+
+
+CLOSE_CODES = sorted(
+    value for name, value in vars(consumers).items() if name.startswith("CLOSE_")
+)
+
+
+@pytest.mark.parametrize("code", CLOSE_CODES)
+async def test_every_close_code_the_consumer_sends_can_go_out_through_daphne(code):
+    """Daphne closes through autobahn, which refuses codes an application may not
+    send (the standard 1011 and 1013 among them) with an exception, and the
+    browser never hears why. The communicator tests above do not go through it."""
+    from autobahn.twisted.websocket import WebSocketServerProtocol
+
+    protocol = WebSocketServerProtocol()
+    protocol.state = protocol.STATE_OPEN
+    protocol.closeHandshakeTimeout = 0
+    sent = []
+    protocol.sendFrame = lambda opcode, payload=b"", **_: sent.append((opcode, payload))
+    protocol.sendClose(code=code)
+    assert sent == [(8, code.to_bytes(2, "big"))]

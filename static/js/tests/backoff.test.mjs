@@ -10,9 +10,10 @@ describe("shouldRetry", () => {
     });
   }
 
-  // 1006 abnormal closure, 1011 server error, 1000 a clean close the client
-  // did not ask for (server restart), 4429 flooding: all worth another try.
-  for (const code of [1006, 1011, 1000, 1001, 1009, 1013, 4429, 4430]) {
+  // 1006 abnormal closure, 4500 server error, 4503 database busy, 1000 a clean
+  // close the client did not ask for (server restart), 4429 flooding: all worth
+  // another try.
+  for (const code of [1006, 1011, 1000, 1001, 1009, 1013, 4429, 4430, 4500, 4503]) {
     test(`retries after close code ${code}`, () => {
       assert.equal(shouldRetry(code), true);
     });

@@ -147,7 +147,7 @@ describe("SignalingSocket frames", () => {
 });
 
 describe("SignalingSocket reconnection", () => {
-  for (const code of [1006, 1011, 1000, 1001, 4429]) {
+  for (const code of [1006, 4500, 4503, 1000, 1001, 4429]) {
     test(`close code ${code} schedules a reconnection after the backoff delay`, () => {
       const { s, closes } = socket();
       s.connect();
