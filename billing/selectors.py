@@ -331,9 +331,7 @@ def revenue_by_doctor(
         records = records.filter(doctor=doctor)
     money = {
         row["doctor"]: row
-        for row in records.values("doctor")
-        .order_by("doctor")
-        .annotate(**money_totals())
+        for row in records.values("doctor").order_by("doctor").annotate(**money_totals())
     }
     missed = dict(
         rooms.order_by().values("doctor").annotate(count=Count("pk")).values_list("doctor", "count")

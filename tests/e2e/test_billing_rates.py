@@ -78,7 +78,7 @@ def test_a_refused_value_is_shown_on_its_field(visit, clinic):
     visit.goto(reverse("billing:rates_defaults"))
     visit.page.fill("#id_consultation_fee", "1.234")
     visit.page.click("main button[type=submit]")
-    visit.page.wait_for_load_state("networkidle")
+    visit.settle()
 
     assert "pode ser lido de duas formas" in visit.page.inner_text(".invalid-feedback")
     shoot_both_widths(visit, "rates-defaults-error")
@@ -86,7 +86,7 @@ def test_a_refused_value_is_shown_on_its_field(visit, clinic):
     visit.goto(reverse("billing:doctor_rate", args=[clinic["bruno"].pk]))
     visit.page.fill("#id_platform_percentage", "100,01")
     visit.page.click("main button[type=submit]")
-    visit.page.wait_for_load_state("networkidle")
+    visit.settle()
     assert "no máximo 100" in visit.page.inner_text("main")
     shoot_both_widths(visit, "rates-doctor-error")
     assert RateChange.objects.count() == 4
@@ -96,7 +96,7 @@ def test_saving_the_defaults_lands_on_the_rates_with_what_changed(visit, clinic)
     visit.goto(reverse("billing:rates_defaults"))
     visit.page.fill("#id_consultation_fee", "R$ 200,00")
     visit.page.click("main button[type=submit]")
-    visit.page.wait_for_load_state("networkidle")
+    visit.settle()
 
     assert visit.page.url.endswith(reverse("billing:rates"))
     message = visit.page.inner_text(".messages").replace("\u00a0", " ")
@@ -105,7 +105,7 @@ def test_saving_the_defaults_lands_on_the_rates_with_what_changed(visit, clinic)
 
     # Reload after the redirect: the form is not sent again.
     visit.page.reload()
-    visit.page.wait_for_load_state("networkidle")
+    visit.settle()
     assert RateChange.objects.filter(field="consultation_fee", doctor=None).count() == 2
 
 

@@ -70,10 +70,10 @@ def test_the_doctors_billing_page_draws_the_chart(browser, daphne_server, clinic
         shoot_both_widths(visit, "billing-doctor")
         # Previous month through the picker's link: the address changes and Back returns.
         visit.page.click("a[aria-label='Mês anterior']")
-        visit.page.wait_for_load_state("networkidle")
+        visit.settle()
         assert "month=" in visit.page.url
         visit.page.go_back()
-        visit.page.wait_for_load_state("networkidle")
+        visit.settle()
         assert "month=" not in visit.page.url
     finally:
         visit.close()
@@ -130,17 +130,17 @@ def test_the_revenue_drill_down_and_void_form(browser, daphne_server, clinic):
         visit.page.set_viewport_size(DESKTOP)
         visit.goto(reverse("billing:revenue"))
         visit.page.click(f"main a[href^='{reverse('billing:revenue_doctor', args=[ana.pk])}']")
-        visit.page.wait_for_load_state("networkidle")
+        visit.settle()
         assert "Dra. Ana Souza" in visit.page.inner_text("h1")
         shoot_both_widths(visit, "billing-revenue-doctor")
 
         visit.page.set_viewport_size(DESKTOP)
         visit.page.click(f"a[href^='{reverse('billing:record_void', args=[kept.pk])}?']")
-        visit.page.wait_for_load_state("networkidle")
+        visit.settle()
         shoot_both_widths(visit, "billing-record-void")
         visit.page.fill("textarea[name=reason]", "Consulta de cortesia")
         visit.page.click("main button[type=submit]")
-        visit.page.wait_for_load_state("networkidle")
+        visit.settle()
         assert "Registro anulado" in visit.page.inner_text("main")
         kept.refresh_from_db()
         assert kept.is_voided
@@ -148,7 +148,7 @@ def test_the_revenue_drill_down_and_void_form(browser, daphne_server, clinic):
         visit.page.click(
             f"form[action^='{reverse('billing:record_restore', args=[kept.pk])}'] button"
         )
-        visit.page.wait_for_load_state("networkidle")
+        visit.settle()
         assert "Registro restaurado" in visit.page.inner_text("main")
         kept.refresh_from_db()
         assert not kept.is_voided

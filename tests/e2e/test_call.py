@@ -81,7 +81,7 @@ def test_doctor_and_patient_see_each_other_and_the_doctor_finishes(
         patient.page.click("#leave-button")
         wait_until(doctor.page, "document.getElementById('peer-status').dataset.status === 'left'")
         patient.page.click("#rejoin-button")
-        patient.page.wait_for_load_state("networkidle")
+        patient.settle()
         join(patient)
         wait_connected(doctor)
         wait_connected(patient)

@@ -25,7 +25,9 @@ from .helpers import (
     check_page,
     enter_call,
     join,
+    settle,
     shoot_both_widths,
+    track_requests,
     wait_until,
 )
 
@@ -220,7 +222,7 @@ def test_an_unsaved_draft_survives_a_reload_and_is_gone_once_saved(browser, daph
 
         # A slip of the finger: the page reloads, the draft is back, with a notice.
         page.reload()
-        page.wait_for_load_state("networkidle")
+        settle(page)
         join(doctor)
         page.locator(PANEL_FORM).wait_for(state="visible")
         assert panel_values(page) == {**draft, "prescription": ""}
@@ -252,7 +254,7 @@ def test_an_unsaved_draft_survives_a_reload_and_is_gone_once_saved(browser, daph
         assert Evolution.objects.get().diagnosis == "Insônia"  # still exactly one
         assert page.input_value(f"{PANEL_FORM} [name=token]") != token  # the next is new
         page.reload()
-        page.wait_for_load_state("networkidle")
+        settle(page)
         join(doctor)
         page.locator(PANEL_FORM).wait_for(state="visible")
         assert panel_values(page) == dict.fromkeys(draft.keys() | {"prescription"}, "")
@@ -422,14 +424,14 @@ def test_the_doctor_s_clinical_pages(browser, daphne_server, record):
         page.fill("#id_diagnosis", "Rinite alérgica")
         page.fill("#id_diagnosis_code", "R1")
         page.click("main button[type=submit]")
-        page.wait_for_load_state("networkidle")
+        settle(page)
         assert page.locator("#id_diagnosis_code.is-invalid").count() == 1
         assert page.input_value("#id_diagnosis") == "Rinite alérgica"
         shoot_both_widths(visit, "clinical-evolution-form-errors")
         page.fill("#id_diagnosis", "")
         page.fill("#id_diagnosis_code", "")
         page.click("main button[type=submit]")
-        page.wait_for_load_state("networkidle")
+        settle(page)
         assert page.locator("main .alert-danger").count() == 1, "the error is shown twice"
         assert page.locator("main .alert-danger[role=alert]").count() == 1
         assert Evolution.objects.filter(patient=carlos).count() == 4
@@ -479,12 +481,12 @@ def test_the_admin_s_break_glass_and_access_log(browser, daphne_server, record):
         shoot_both_widths(visit, "clinical-emergency-access")
         page.fill("#id_reason", "Auditoria")
         page.click("main button[type=submit]")
-        page.wait_for_load_state("networkidle")
+        settle(page)
         assert page.locator("#id_reason.is-invalid").count() == 1
         shoot_both_widths(visit, "clinical-emergency-access-errors")
         page.fill("#id_reason", "Paciente pediu por telefone cópia urgente do prontuário.")
         page.click("main button[type=submit]")
-        page.wait_for_load_state("networkidle")
+        settle(page)
         assert page.url.endswith(chart)
         assert page.locator("main .alert-warning").count() >= 1
         shoot_both_widths(visit, "clinical-chart-emergency-admin")
@@ -521,7 +523,7 @@ def sent_token(page, action) -> str:
     """Do `action` and return the token the form posted."""
     with page.expect_request(lambda r: r.method == "POST") as request:
         action()
-    page.wait_for_load_state("networkidle")
+    settle(page)
     return request.value.post_data_json["token"]
 
 
@@ -552,7 +554,7 @@ def test_back_after_saving_then_saving_again_writes_one_evolution(doctor_visit, 
     assert str(evolution.client_token) == first
 
     page.go_back()
-    page.wait_for_load_state("networkidle")
+    settle(page)
     assert refilled(page), "Chromium did not refill the form: the case is not reproduced"
     assert page.input_value("[name=token]") != first  # the page came with a fresh token
 
@@ -590,7 +592,7 @@ def test_a_double_click_on_save_writes_one_evolution(doctor_visit, clinic):
 
     page.dblclick(SUBMIT)
     page.wait_for_url("**/records/*/#evolution-*")
-    page.wait_for_load_state("networkidle")
+    settle(page)
 
     evolution = Evolution.objects.get()
     assert page.url.endswith(f"#evolution-{evolution.pk}")
@@ -600,6 +602,7 @@ def test_a_double_click_on_save_writes_one_evolution(doctor_visit, clinic):
 def test_two_tabs_saving_the_same_text_write_one_evolution(doctor_visit, clinic):
     first_tab = doctor_visit.page
     second_tab = doctor_visit.context.new_page()
+    track_requests(second_tab)
     second_tab.set_default_timeout(15_000)
     open_form(doctor_visit, clinic["carlos"])
     second_tab.goto(first_tab.url)

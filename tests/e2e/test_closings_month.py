@@ -64,19 +64,19 @@ def test_a_month_from_the_call_to_the_doctors_confirmation(browser, daphne_serve
         shoot_both_widths(admin, "closings-before-close")
         admin.page.once("dialog", lambda dialog: dialog.accept())
         admin.page.click(f"button:has-text('Fechar {label}')")
-        admin.page.wait_for_load_state("networkidle")
+        admin.settle()
         assert "Mês fechado: 1 fechamento aguardando pagamento." in _text(admin.page)
         shoot_both_widths(admin, "closings-list")
 
         admin.page.click("table a:has-text('Dra. Ana Souza')")
-        admin.page.wait_for_load_state("networkidle")
+        admin.settle()
         code = admin.page.input_value("#pix-code")
         assert code.startswith("000201") and "br.gov.bcb.pix" in code and "5406105.00" in code
         assert admin.page.locator(".pix-qr svg").count() == 1
         shoot_both_widths(admin, "closing-pix")
         admin.page.fill("#id_payment_reference", "E12345678202611051030abcDEF12345")
         admin.page.click("button:has-text('Confirmar pagamento')")
-        admin.page.wait_for_load_state("networkidle")
+        admin.settle()
         assert "Pagamento confirmado." in _text(admin.page)
 
         doctor.goto(reverse("dashboard"))
@@ -84,10 +84,10 @@ def test_a_month_from_the_call_to_the_doctors_confirmation(browser, daphne_serve
         doctor.goto(reverse("closings:mine"))
         shoot_both_widths(doctor, "my-payments")
         doctor.page.click("a:has-text('Confirmar o recebimento')")
-        doctor.page.wait_for_load_state("networkidle")
+        doctor.settle()
         shoot_both_widths(doctor, "closing-doctor")
         doctor.page.click("button:has-text('Confirmar que recebi')")
-        doctor.page.wait_for_load_state("networkidle")
+        doctor.settle()
         page = _text(doctor.page)
         assert "Obrigado: recebimento confirmado." in page
         history = doctor.page.inner_text(".closing-history")

@@ -133,7 +133,7 @@ def test_invited_patient_sets_a_password_and_lands_logged_in(browser, daphne_ser
         visit.page.fill("#id_new_password1", "um-segredo-bem-longo-9")
         visit.page.fill("#id_new_password2", "um-segredo-bem-longo-9")
         visit.page.click("main button[type=submit]")
-        visit.page.wait_for_load_state("networkidle")
+        visit.settle()
         assert visit.page.url == daphne_server.url + "/"
         assert "Olá, Larissa!" in visit.page.inner_text("main")
         # The link works once.
@@ -155,7 +155,7 @@ def test_a_form_with_errors_keeps_what_was_typed(browser, daphne_server, clinic)
         visit.page.fill("#id_email", "renata@clinica.test")
         visit.page.fill("#id_cpf", "123.456.789-00")
         visit.page.click("main button[type=submit]")
-        visit.page.wait_for_load_state("networkidle")
+        visit.settle()
         check_page(visit, "patient-create-errors", "390")
         assert visit.page.input_value("#id_first_name") == "Renata"
         assert visit.page.input_value("#id_email") == "renata@clinica.test"
@@ -179,10 +179,7 @@ def test_dashboard_counters_count_up_unless_the_user_prefers_less_motion(
         "}).observe(document, {subtree: true, childList: true, characterData: true});"
     )
     for motion, animates in (("reduce", False), ("no-preference", True)):
-        visit = Visit(browser, daphne_server, WIDTHS["1440"])
-        visit.context.close()
-        visit.context = browser.new_context(viewport=WIDTHS["1440"], reduced_motion=motion)
-        visit.page = visit.context.new_page()
+        visit = Visit(browser, daphne_server, WIDTHS["1440"], reduced_motion=motion)
         try:
             visit.login("admin@clinica.test", PASSWORD)
             visit.page.add_init_script(record)

@@ -51,7 +51,7 @@ def test_an_admin_resets_the_database_from_the_danger_zone(browser, server, tmp_
         visit.login("helena@clinica.test", PASSWORD)
         assert visit.page.locator("#danger-zone-title").inner_text().strip() == "Zona de perigo"
         visit.page.click(f"a[href='{reverse('database_reset')}']")
-        visit.page.wait_for_load_state("networkidle")
+        visit.settle()
         text = portuguese_only(visit)
         assert "Zerar o banco de dados" in text and "Digite APAGAR TUDO para confirmar" in text
         shoot_both_widths(visit, "reset-database")
@@ -60,7 +60,7 @@ def test_an_admin_resets_the_database_from_the_danger_zone(browser, server, tmp_
         visit.page.fill("#id_phrase", "APAGAR")
         visit.page.fill("#id_password", PASSWORD)
         visit.page.click("main button[type=submit]")
-        visit.page.wait_for_load_state("networkidle")
+        visit.settle()
         assert "O que você digitou não é APAGAR TUDO." in portuguese_only(visit)
         shoot_both_widths(visit, "reset-database-refused")
         assert User.objects.count() == 7
@@ -69,7 +69,7 @@ def test_an_admin_resets_the_database_from_the_danger_zone(browser, server, tmp_
         visit.page.fill("#id_phrase", "APAGAR TUDO")
         visit.page.fill("#id_password", PASSWORD)
         visit.page.click("main button[type=submit]")
-        visit.page.wait_for_load_state("networkidle")
+        visit.settle()
         assert visit.page.url == server.url + reverse("dashboard")
         assert "O banco de dados foi zerado" in portuguese_only(visit)
         check_page(visit, "reset-database-done", "1440")

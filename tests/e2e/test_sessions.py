@@ -88,7 +88,7 @@ def test_an_ignored_warning_ends_on_the_login_page_with_the_reason(browser, daph
 
         visit.page.clock.fast_forward(BEFORE_THE_WARNING)
         visit.page.wait_for_url("**/accounts/login/?next=%2F")
-        visit.page.wait_for_load_state("networkidle")
+        visit.settle()
 
         assert "Sua sessão expirou por inatividade" in visit.page.inner_text("main")
         assert "_auth_user_id" not in _session(visit)

@@ -27,7 +27,7 @@ def _send_photo(visit, path):
     visit.page.set_input_files("#id_photo-photo", str(path))
     with visit.page.expect_navigation():
         visit.page.click("form[enctype] button[type=submit]")
-    visit.page.wait_for_load_state("networkidle")
+    visit.settle()
 
 
 def test_the_eleventh_photo_gets_the_limit_page(browser, daphne_server, tmp_path):
