@@ -1014,9 +1014,7 @@ async def test_behind_proxies_the_limit_counts_the_forwarded_address(settings):
     assert client_address(scope) == "10.0.0.1"
 
 
-CLOSE_CODES = sorted(
-    value for name, value in vars(consumers).items() if name.startswith("CLOSE_")
-)
+CLOSE_CODES = sorted(value for name, value in vars(consumers).items() if name.startswith("CLOSE_"))
 
 
 @pytest.mark.parametrize("code", CLOSE_CODES)
