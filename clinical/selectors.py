@@ -22,7 +22,7 @@ def consultations(*, patient: User) -> QuerySet[Room]:
     """Every consultation of the patient, with any doctor: the record is the patient's."""
     return (
         Room.objects.filter(patient=patient)
-        .select_related("doctor__doctor_profile", "ended_by__doctor_profile")
+        .select_related("doctor__doctor_profile", "ended_by__doctor_profile", "billing_record")
         .annotate(evolution_count=Count("evolutions"))
         .order_by("-created_at")
     )

@@ -95,8 +95,14 @@ class Room(models.Model):
 
     @property
     def was_billable(self) -> bool:
-        """Doctor and patient were in the room at the same time at least once."""
-        return self.call_started_at is not None
+        """The consultation was registered as billable, and that record was not voided.
+
+        Not "the call started": a call shorter than the clinic's minimum is not
+        billed. billing's one-to-one `billing_record` is read by name (rooms does
+        not import billing); list pages select it with the room.
+        """
+        record = getattr(self, "billing_record", None)
+        return record is not None and record.voided_at is None
 
 
 class ServerInstance(models.Model):

@@ -26,7 +26,7 @@ def rooms_of_patient(*, user, patient) -> QuerySet[Room]:
     return (
         rooms_visible_to(user)
         .filter(patient=patient)
-        .select_related("ended_by")
+        .select_related("ended_by", "billing_record")
         .order_by("-created_at")
     )
 

@@ -3,6 +3,7 @@ break-glass, the access logs, the patient's export and the call's side panel."""
 
 import datetime as dt
 import json
+import re
 from urllib.parse import urlencode
 
 import pytest
@@ -924,3 +925,26 @@ def test_the_call_panel_answers_200_for_an_evolution_already_saved(client, docto
     assert first.json()["id"] == again.json()["id"]
     assert "not written twice" in again.json()["message"]
     assert Evolution.objects.filter(room=room).count() == 1
+
+
+def test_billable_means_registered_for_billing_not_merely_started(
+    client, doctor, consented_patient, admin_user
+):
+    """A call shorter than the clinic's minimum starts but is not billed; a voided
+    record no longer counts. The badges must say what billing did."""
+    from billing.tests.factories import BillingRecordFactory, EndedRoomFactory
+
+    patient = consented_patient
+    EndedRoomFactory(doctor=doctor, patient=patient, both_present_seconds=20)  # too short
+    BillingRecordFactory(room__doctor=doctor, room__patient=patient)
+    voided = BillingRecordFactory(room__doctor=doctor, room__patient=patient)
+    type(voided).objects.filter(pk=voided.pk).update(
+        voided_at=timezone.now(), voided_by=admin_user, void_reason="Falha técnica."
+    )
+
+    chart = text_of(login(client, doctor).get(reverse("clinical:chart", args=[patient.pk])))
+    assert chart.count('badge-soft-success">Billable<') == 1
+    assert chart.count('badge-soft-secondary">Not billable<') == 2
+    detail = text_of(client.get(reverse("accounts:patient_detail", args=[patient.pk])))
+    cells = re.findall(r'data-label="Billable">([^<]*)<', detail)
+    assert sorted(cells) == ["No", "No", "Yes"], cells
