@@ -221,7 +221,8 @@ class ClosingDetailView(ClosingMixin, TemplateView):
             events=selectors.closing_events(closing),
             key_problem=selectors.pix_key_problem(closing.pix_key_type, closing.pix_key),
             key_text=selectors.key_display(closing.pix_key_type, closing.pix_key),
-            pix_code=selectors.pix_code_for(closing) if pending else None,
+            # The code is for paying: the admin's. The doctor sees the key it goes to.
+            pix_code=selectors.pix_code_for(closing) if pending and is_admin else None,
             **{
                 name: (given[name] or FORMS[name]()) if shown else None
                 for name, shown in forms.items()

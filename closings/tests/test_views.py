@@ -258,3 +258,21 @@ def test_the_contested_card_opens_the_month_of_the_contested_closing(client, adm
 
     assert response.context["closings"]["contested_count"] == 1
     assert f"{LIST}?status=pending&amp;month=2026-10" in page(response)
+
+
+def test_the_doctor_sees_the_key_the_clinic_pays_to_not_a_code_to_pay(
+    client, doctor, admin_user
+):
+    closing = closing_of(with_pix(doctor))
+    client.force_login(doctor)
+    url = reverse("closings:detail", args=[closing.pk])
+
+    html = page(client.get(url))
+    assert 'id="pix-code"' not in html and "Pague no app do banco" not in html
+    assert 'value="52998224725"' in html
+    assert "A clínica vai pagar este fechamento nesta chave" in html
+
+    services.closing_confirm_payment(closing=closing, by=admin_user, paid_on=local_today())
+    html = page(client.get(url))
+    assert "A clínica pagou este fechamento nesta chave" in html
+    assert "O código PIX aparece enquanto" not in html
