@@ -6,8 +6,8 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
+from django.db import connections
 from django.db.models import (
-    Case,
     Count,
     F,
     Func,
@@ -18,8 +18,8 @@ from django.db.models import (
     QuerySet,
     Sum,
     Value,
-    When,
 )
+from django.db.models.expressions import RawSQL
 from django.db.models.functions import Cast, Coalesce, Round
 from django.utils import timezone
 
@@ -130,19 +130,28 @@ def totals(records: QuerySet[BillingRecord]) -> dict:
     return records.filter(voided_at__isnull=True).aggregate(**money_totals())
 
 
-def month_buckets(field: str, months: list[dt.date]) -> Case:
+def month_buckets(queryset: QuerySet, field: str, months: list[dt.date]) -> RawSQL:
     """The index in `months` of the local month `field` falls in (None outside them).
 
     Each month is its local bounds (midnight in the clinic's zone, as aware
     datetimes), so the database compares the column against them with its
     index, in C. Django's TruncMonth with a time zone does the same grouping,
     but SQLite runs it as a Python function per row: 0.24 s over 50,000 rows.
+    Written as SQL, not as Case(When(...)) x 12: Django compiled those 12
+    lookups on every page, several times what the database takes to run them.
     """
-    whens = []
+    connection = connections[queryset.db]
+    ops = connection.ops
+    meta = queryset.model._meta
+    column = f"{ops.quote_name(meta.db_table)}.{ops.quote_name(meta.get_field(field).column)}"
+    whens, params = [], []
     for index, month in enumerate(months):
         start, end = month_bounds(month)
-        whens.append(When(**{f"{field}__gte": start, f"{field}__lt": end}, then=Value(index)))
-    return Case(*whens, default=None, output_field=IntegerField())
+        whens.append(f"WHEN {column} >= %s AND {column} < %s THEN {index:d}")
+        params += [ops.adapt_datetimefield_value(start), ops.adapt_datetimefield_value(end)]
+    # Only quoted names and integers are written into the SQL; the bounds are parameters.
+    sql = f"CASE {' '.join(whens)} ELSE NULL END"
+    return RawSQL(sql, params, output_field=IntegerField())  # noqa: S611
 
 
 def _months_spanned(queryset: QuerySet, field: str) -> list[dt.date]:
@@ -166,7 +175,7 @@ def _grouped_by_month(queryset: QuerySet, field: str, months, **aggregates) -> l
     start, end = month_bounds(months[0])[0], month_bounds(months[-1])[1]
     rows = (
         queryset.filter(**{f"{field}__gte": start, f"{field}__lt": end})
-        .annotate(bucket=month_buckets(field, months))
+        .annotate(bucket=month_buckets(queryset, field, months))
         .exclude(bucket=None)
         .values("bucket")
         .order_by("bucket")
