@@ -122,6 +122,7 @@ def daphne_server(django_db_setup, django_db_blocker, tmp_path_factory):
 
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH") or shutil.which("chromium") or "/usr/bin/chromium"
+DEBIAN_LOCALES = Path("/usr/lib/chromium/locales")
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -144,9 +145,21 @@ def browser():
     keeps an event loop running in this thread while it is started, and Django
     refuses ORM calls from a thread with a running loop."""
     require(Path(CHROMIUM).exists(), f"Chromium not found at {CHROMIUM}")
+    # Debian ships Chromium's own Portuguese (date fields as dd/mm/aaaa, its
+    # messages) in chromium-l10n; without it the screenshots show mm/dd/yyyy.
+    require(
+        not DEBIAN_LOCALES.is_dir() or (DEBIAN_LOCALES / "pt-BR.pak").exists(),
+        "Chromium's pt-BR locale is missing (apt-get install chromium-l10n)",
+    )
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        browser = p.chromium.launch(
+            executable_path=CHROMIUM,
+            args=CHROMIUM_ARGS,
+            headless=True,
+            # On Linux Chromium takes its own language from the environment, not --lang.
+            env={**os.environ, "LANGUAGE": "pt_BR"},
+        )
         yield browser
         browser.close()
