@@ -21,6 +21,18 @@ def _money(verbose_name):
     return models.DecimalField(verbose_name, max_digits=12, decimal_places=2, default=0)
 
 
+def _who(verbose_name):
+    """The person who took a step: optional (the system takes some), never deleted."""
+    return models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=verbose_name,
+    )
+
+
 class ClosingStatus(models.TextChoices):
     PENDING = "pending", _("Awaiting payment")
     PAID = "paid", _("Paid")
@@ -57,37 +69,16 @@ class MonthlyClosing(models.Model):
     contested = models.BooleanField(_("contested"), default=False)
     problem = models.TextField(_("problem reported"), blank=True)
     created_at = models.DateTimeField(_("closed at"), auto_now_add=True)
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        on_delete=models.PROTECT,
-        null=True,
-        blank=True,
-        related_name="+",
-        verbose_name=_("closed by"),
-    )
+    created_by = _who(_("closed by"))
     paid_on = models.DateField(_("paid on"), null=True, blank=True)
     paid_at = models.DateTimeField(_("payment confirmed at"), null=True, blank=True)
-    paid_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        on_delete=models.PROTECT,
-        null=True,
-        blank=True,
-        related_name="+",
-        verbose_name=_("payment confirmed by"),
-    )
+    paid_by = _who(_("payment confirmed by"))
     payment_reference = models.CharField(_("bank reference"), max_length=32, blank=True)
     payment_note = models.TextField(_("payment note"), blank=True)
     received_at = models.DateTimeField(_("receipt confirmed at"), null=True, blank=True)
     received_note = models.TextField(_("receipt note"), blank=True)
     cancelled_at = models.DateTimeField(_("cancelled at"), null=True, blank=True)
-    cancelled_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        on_delete=models.PROTECT,
-        null=True,
-        blank=True,
-        related_name="+",
-        verbose_name=_("cancelled by"),
-    )
+    cancelled_by = _who(_("cancelled by"))
     cancel_reason = models.TextField(_("reason for cancelling"), blank=True)
 
     objects = NeverDeletedQuerySet.as_manager()
@@ -177,14 +168,7 @@ class ClosingEvent(AppendOnlyModel):
     closing = models.ForeignKey(
         MonthlyClosing, on_delete=models.PROTECT, related_name="events", verbose_name=_("closing")
     )
-    actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        on_delete=models.PROTECT,
-        null=True,
-        blank=True,
-        related_name="+",
-        verbose_name=_("by"),
-    )
+    actor = _who(_("by"))
     actor_role = models.CharField(_("as"), max_length=8, choices=ActorRole.choices)
     action = models.CharField(_("action"), max_length=14, choices=ClosingAction.choices)
     from_status = models.CharField(

@@ -260,9 +260,7 @@ def test_the_contested_card_opens_the_month_of_the_contested_closing(client, adm
     assert f"{LIST}?status=pending&amp;month=2026-10" in page(response)
 
 
-def test_the_doctor_sees_the_key_the_clinic_pays_to_not_a_code_to_pay(
-    client, doctor, admin_user
-):
+def test_the_doctor_sees_the_key_the_clinic_pays_to_not_a_code_to_pay(client, doctor, admin_user):
     closing = closing_of(with_pix(doctor))
     client.force_login(doctor)
     url = reverse("closings:detail", args=[closing.pk])
