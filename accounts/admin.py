@@ -419,6 +419,26 @@ class ReadOnlyAdmin(admin.ModelAdmin):
         return False
 
 
+class ReadOnlyInline(admin.TabularInline):
+    """A parent's history rows (versions, events): every field shown, none editable,
+    no row added or deleted here."""
+
+    extra = 0
+    can_delete = False
+
+    def get_readonly_fields(self, request, obj=None):
+        return self.fields
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
 class LoginRecordAdmin(ReadOnlyAdmin):
     """Written by django-axes alone: nobody adds or edits them here."""
 

@@ -13,7 +13,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from accounts.admin import DoctorFilter, ReadOnlyAdmin
+from accounts.admin import DoctorFilter, ReadOnlyAdmin, ReadOnlyInline
 from accounts.models import short_local_datetime
 from rooms.models import Room
 
@@ -158,15 +158,12 @@ class RateChangeAdmin(ReadOnlyAdmin):
         return self._value(obj, obj.new_value)
 
 
-class BillingRecordEventInline(admin.TabularInline):
+class BillingRecordEventInline(ReadOnlyInline):
     """The record's voids and restores, oldest first: the record shows only the latest."""
 
     model = BillingRecordEvent
     fields = ("when", "action", "reason", "actor")
-    readonly_fields = fields
     ordering = ("at", "pk")
-    extra = 0
-    can_delete = False
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related(f"actor__{PERSON}")
@@ -174,15 +171,6 @@ class BillingRecordEventInline(admin.TabularInline):
     @admin.display(description=_("when"))
     def when(self, obj):
         return short_local_datetime(obj.at)
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(BillingRecord)

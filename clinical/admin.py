@@ -14,7 +14,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from accounts.admin import DoctorFilter, ReadOnlyAdmin
+from accounts.admin import DoctorFilter, ReadOnlyAdmin, ReadOnlyInline
 from accounts.backends import client_ip
 from accounts.models import Role, User, short_local_datetime
 
@@ -100,17 +100,14 @@ class EvolutionDoctorFilter(DoctorFilter):
     related_name = "authored_evolutions"
 
 
-class RevisionInline(admin.TabularInline):
+class RevisionInline(ReadOnlyInline):
     """An evolution's versions, oldest first: who wrote each one, and when."""
 
     model = EvolutionRevision
     fk_name = "evolution"
     verbose_name_plural = _("versions of this evolution")
     fields = ("number", "written", "author")
-    readonly_fields = fields
     ordering = ("number",)
-    extra = 0
-    can_delete = False
 
     def get_queryset(self, request):
         # Each row's title names the patient; its author column, the doctor.
@@ -124,15 +121,6 @@ class RevisionInline(admin.TabularInline):
     def written(self, obj):
         return short_local_datetime(obj.created_at)
 
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
 
 class RevisionTextInline(RevisionInline):
     """The same, with each version's text and the reason for it: emergency access only.
@@ -140,7 +128,6 @@ class RevisionTextInline(RevisionInline):
 
     template = "admin/edit_inline/stacked.html"
     fields = ("number", "written", "author", "reason", *EvolutionRevision.TEXT_FIELDS)
-    readonly_fields = fields
 
 
 @admin.register(Evolution)

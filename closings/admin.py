@@ -12,7 +12,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
-from accounts.admin import DoctorFilter, ReadOnlyAdmin
+from accounts.admin import DoctorFilter, ReadOnlyAdmin, ReadOnlyInline
 from accounts.backends import client_ip
 from accounts.models import short_local_datetime
 from billing.money import format_brl
@@ -28,16 +28,10 @@ class ClosingDoctorFilter(DoctorFilter):
     related_name = "closings"
 
 
-class ClosingEventInline(admin.TabularInline):
+class ClosingEventInline(ReadOnlyInline):
     model = ClosingEvent
     fields = ("when", "action", "from_status", "to_status", "actor_name", "note", "ip")
-    readonly_fields = fields
     ordering = ("at", "pk")
-    extra = 0
-    can_delete = False
-
-    def has_add_permission(self, request, obj=None):
-        return False
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related(f"actor__{PERSON}")

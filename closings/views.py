@@ -242,6 +242,11 @@ class _StepView(ClosingMixin, View):
     roles = ()
     done_message = ""
 
+    @property
+    def detail_link(self) -> str:
+        """The closing's page as a full address, for the e-mail the step sends."""
+        return self.request.build_absolute_uri(reverse("closings:detail", args=[self.closing.pk]))
+
     def post(self, request, pk):
         if request.user.role not in self.roles:
             raise PermissionDenied
@@ -286,9 +291,7 @@ class ClosingPayView(_StepView):
             reference=data["payment_reference"],
             note=data["note"],
             ip=client_ip(self.request),
-            link=self.request.build_absolute_uri(
-                reverse("closings:detail", args=[self.closing.pk])
-            ),
+            link=self.detail_link,
         )
 
 
@@ -336,9 +339,7 @@ class ClosingProblemView(_StepView):
             by=self.request.user,
             problem=data["problem"],
             ip=client_ip(self.request),
-            link=self.request.build_absolute_uri(
-                reverse("closings:detail", args=[self.closing.pk])
-            ),
+            link=self.detail_link,
         )
 
 
