@@ -30,6 +30,8 @@ from billing.models import BillingRecordEvent, RateChange
 from billing.tests.factories import BillingRecordFactory, EndedRoomFactory
 from clinical import services as clinical_services
 from clinical.models import EmergencyAccess, EvolutionRevision, RecordAccess
+from closings.models import ClosingEvent
+from closings.tests.factories import closing_of
 from rooms import services as room_services
 from rooms.models import CallSample, Presence, ServerInstance, TelemedicineConsent
 from rooms.tests.factories import ConsentFactory, RoomFactory
@@ -55,6 +57,7 @@ NOT_IN_THE_ADMIN = {
 AUDIT = [
     LogEntry, ServerInstance, EvolutionRevision, RecordAccess, EmergencyAccess, RateChange,
     BillingRecordEvent, TelemedicineConsent, CallSample, AccessLog, AccessFailureLog,
+    ClosingEvent,
 ]  # fmt: skip
 REGISTERED = sorted(admin.site._registry, key=lambda m: m._meta.label)
 
@@ -118,6 +121,7 @@ def one_of_everything(admin_user, n: int) -> None:
 @pytest.fixture
 def rows(admin_user):
     one_of_everything(admin_user, 0)
+    closing_of(DoctorFactory())  # a closing and its first event
     billing_services.billing_settings_update(
         by=admin_user, consultation_fee=Decimal("150.00"), platform_percentage=Decimal("30.00"),
         min_billable_seconds=60,

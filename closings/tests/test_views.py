@@ -274,3 +274,56 @@ def test_the_doctor_sees_the_key_the_clinic_pays_to_not_a_code_to_pay(client, do
     html = page(client.get(url))
     assert "A clínica pagou este fechamento nesta chave" in html
     assert "O código PIX aparece enquanto" not in html
+
+
+def test_the_list_filters_by_status_and_totals_each_status(as_admin, admin_user):
+    paid, waiting, other = (closing_of(with_pix(DoctorFactory())) for _ in range(3))
+    services.closing_confirm_payment(closing=paid, by=admin_user, paid_on=local_today())
+    services.closing_cancel(closing=other, by=admin_user, reason="Refeito depois")
+
+    everything = as_admin.get(LIST, {"month": "2026-10"})
+    only_paid = as_admin.get(LIST, {"month": "2026-10", "status": "paid"})
+
+    totals = {row["status"]: (row["count"], row["net"]) for row in everything.context["by_status"]}
+    assert totals == {
+        "pending": (1, waiting.net_total),
+        "paid": (1, paid.net_total),
+        "received": (0, 0),
+        "cancelled": (1, other.net_total),
+    }
+    assert {c.pk for c in everything.context["closings"]} == {paid.pk, waiting.pk, other.pk}
+    assert [c.pk for c in only_paid.context["closings"]] == [paid.pk]
+    assert 'aria-current="true"' in page(only_paid)  # the paid card is the active filter
+
+
+def test_the_admin_reads_the_problem_the_doctor_reported(as_admin, client, doctor, admin_user):
+    closing = closing_of(doctor)
+    services.closing_confirm_payment(closing=closing, by=admin_user, paid_on=local_today())
+    services.closing_report_problem(
+        closing=closing, by=doctor, problem="O PIX não caiu na minha conta."
+    )
+
+    html = page(as_admin.get(reverse("closings:detail", args=[closing.pk])))
+
+    alert = html.split('class="alert alert-danger', 1)[1].split("</div></div>", 1)[0]
+    assert "O médico relatou um problema com o pagamento" in alert
+    assert "O PIX não caiu na minha conta." in alert
+
+
+def test_the_django_admin_actions_take_the_same_steps_as_the_pages(as_admin, admin_user):
+    to_pay, to_cancel = (closing_of(with_pix(DoctorFactory())) for _ in range(2))
+    changelist = reverse("admin:closings_monthlyclosing_changelist")
+
+    for action, closing in (("confirm_payment_today", to_pay), ("cancel_closings", to_cancel)):
+        response = as_admin.post(
+            changelist, {"action": action, "_selected_action": [closing.pk]}, follow=True
+        )
+        assert response.status_code == 200
+
+    to_pay.refresh_from_db()
+    to_cancel.refresh_from_db()
+    assert (to_pay.status, to_pay.paid_on, to_pay.paid_by) == ("paid", local_today(), admin_user)
+    assert to_cancel.status == "cancelled" and not to_cancel.records.exists()
+    for closing, action in ((to_pay, "paid"), (to_cancel, "cancelled")):
+        event = closing.events.order_by("pk").last()
+        assert (event.action, event.actor, event.actor_role) == (action, admin_user, "admin")
