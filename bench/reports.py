@@ -267,7 +267,14 @@ def month_totals(*, start, end, doctor=None) -> dict:
 
 
 def measure(cases: list[dict], runs: int) -> None:
-    """Interleave each page with its bare query, so both see the same noise."""
+    """Interleave each page with its bare query, so both see the same noise.
+
+    Which of the two goes first alternates from round to round: whichever runs
+    right after the previous case (the admin's report reads every record of the
+    month) finds SQLite's page cache full of other rows. With the page always
+    first, the drill-down measured 17.1 ms against 15.8 ms alternating, and its
+    bare query 3.18 against 3.50 ms (same code, same run length).
+    """
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
@@ -288,9 +295,9 @@ def measure(cases: list[dict], runs: int) -> None:
     timed = [case for case in cases if case["status"] == 200]
     for case in timed:
         case["page_s"], case["bare_s"] = [], []
-    for _ in range(runs):
+    for round_ in range(runs):
         for case in timed:
-            for key in ("page", "bare"):
+            for key in ("page", "bare") if round_ % 2 else ("bare", "page"):
                 started = perf()
                 case[key]()
                 case[f"{key}_s"].append(perf() - started)

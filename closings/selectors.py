@@ -11,9 +11,8 @@ from django.utils.translation import gettext as _
 
 from accounts.models import User
 from accounts.validators import clean_pix_key, format_pix_key
-from billing.models import BillingRecord
 from billing.money import format_brl
-from billing.selectors import money_sum, money_totals
+from billing.selectors import listed, money_sum, money_totals
 
 from . import pix
 from .models import ClosingEvent, ClosingStatus, MonthlyClosing
@@ -117,8 +116,9 @@ def totals_by_status(closings: QuerySet) -> list[dict]:
     ]
 
 
-def closing_records(closing: MonthlyClosing) -> QuerySet[BillingRecord]:
-    return closing.records.select_related("patient", "room").order_by("ended_at", "pk")
+def closing_records(closing: MonthlyClosing) -> QuerySet:
+    """The closing's records as the records table shows them, oldest first."""
+    return listed(closing.records.order_by("ended_at", "pk"))
 
 
 def closing_events(closing: MonthlyClosing) -> QuerySet[ClosingEvent]:

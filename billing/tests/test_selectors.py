@@ -10,7 +10,15 @@ from django.utils import timezone
 from billing import selectors
 from billing.models import BillingRecord, BillingSettings
 from billing.permissions import records_visible_to
-from billing.selectors import effective_rate, month_bounds, rate_for, totals, totals_by_month
+from billing.selectors import (
+    effective_rate,
+    listed,
+    month_bounds,
+    month_in,
+    rate_for,
+    totals,
+    totals_by_month,
+)
 from rooms.models import Room, RoomStatus
 
 from .factories import BillingRecordFactory, DoctorRateFactory, EndedRoomFactory
@@ -131,6 +139,37 @@ def test_monthly_totals_are_grouped_in_the_database(django_assert_num_queries, d
     assert "django_datetime_trunc" not in captured.captured_queries[0]["sql"]
 
 
+def test_months_with_gaps_leave_out_the_months_between(doctor):
+    for month in (1, 2, 3):
+        when = dt.datetime(2026, month, 15, 12, tzinfo=UTC)
+        BillingRecordFactory(room=EndedRoomFactory(doctor=doctor, ended_at=when))
+
+    rows = totals_by_month(
+        BillingRecord.objects.all(), months=[dt.date(2026, 1, 1), dt.date(2026, 3, 1)]
+    )
+
+    assert [(row["month"], row["consultations"]) for row in rows] == [
+        (dt.date(2026, 1, 1), 1), (dt.date(2026, 3, 1), 1)
+    ]  # fmt: skip
+
+
+def test_a_months_totals_out_of_the_monthly_rows_are_its_totals(admin_user):
+    october = dt.datetime(2026, 10, 10, 15, tzinfo=UTC)
+    record_at(october)
+    record_at(october, consultation_fee=Decimal("10.05"))
+    record_at(dt.datetime(2026, 11, 2, 15, tzinfo=UTC))
+    records = BillingRecord.objects.all()
+    months = [dt.date(2026, 9, 1), dt.date(2026, 10, 1), dt.date(2026, 11, 1)]
+    rows = totals_by_month(records, months=months)
+
+    for month in months:
+        start, end = month_bounds(month)
+        assert month_in(rows, month) == totals(
+            records.filter(ended_at__gte=start, ended_at__lt=end)
+        )
+    assert month_in(rows, dt.date(2026, 9, 1))["gross"] == Decimal("0.00")
+
+
 # --- Rates in force ----------------------------------------------------------------
 
 
@@ -208,11 +247,12 @@ def test_patients_see_no_record_not_even_their_own(patient, two_records):
     assert not records_visible_to(patient).exists()
 
 
-def test_records_come_with_their_people(django_assert_num_queries, admin_user, two_records):
+def test_listed_records_come_with_their_people(django_assert_num_queries, admin_user, two_records):
     with django_assert_num_queries(1):
-        names = [(r.doctor.last_name, r.patient.last_name) for r in records_visible_to(admin_user)]
+        rows = list(listed(records_visible_to(admin_user)))
 
-    assert len(names) == 2
+    expected = {(r.pk, r.patient.last_name, r.patient.email) for r in two_records}
+    assert {(r.pk, r.patient__last_name, r.patient__email) for r in rows} == expected
 
 
 def test_money_sums_are_exact_to_the_cent_however_many_rows(doctor, patient):

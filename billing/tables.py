@@ -1,0 +1,167 @@
+"""The table of billing records that the report and closing pages show.
+
+Its rows are written here, as the Django admin writes its change list rows:
+the pages show up to 50 records and 100 voided ones, and as a template loop
+each row was about 25 template nodes (130 µs), more than half of the page's
+own time. A row is one f-string in which every value goes through `_e`
+(html.escape, quotes included); format_html per cell still cost 90 µs a row.
+templates/billing/_records_table.html wraps the rows.
+"""
+
+import datetime as dt
+import functools
+from dataclasses import dataclass
+from html import escape
+
+from django.urls import reverse
+from django.utils import formats, timezone
+from django.utils.html import format_html
+from django.utils.safestring import SafeString, mark_safe
+from django.utils.translation import gettext
+
+from rooms.models import duration_text
+
+from .money import format_brl
+
+AMOUNT = ' class="text-md-end text-nowrap"'
+
+
+def _e(value) -> str:
+    return escape(str(value), quote=True)
+
+
+@dataclass(frozen=True)
+class Column:
+    label: str
+    css: str = ""
+
+
+@dataclass(frozen=True)
+class RecordsTable:
+    columns: list[Column]
+    rows: list[SafeString]
+
+
+def records_table(records, *, voided=False, actions=False, query="", csrf_token="") -> RecordsTable:
+    """`records` (billing.selectors.listed's rows) as table rows; `voided` adds the
+    reason, `actions` the admin's Void or Restore, which come back to the page with
+    `query` (its period)."""
+    when, patient, duration = gettext("Date and time"), gettext("Patient"), gettext("Duration")
+    gross, share, net = gettext("Gross"), gettext("Clinic share"), gettext("Net")
+    reason = gettext("Reason for voiding")
+    columns = [Column(when), Column(patient), Column(duration)]
+    columns += [
+        Column(gross, "text-md-end"),
+        Column(share, "text-md-end"),
+        Column(net, "text-md-end"),
+    ]
+    if voided:
+        columns.append(Column(reason))
+    if actions:
+        hidden = format_html('<span class="visually-hidden">{}</span>', gettext("Actions"))
+        columns.append(Column(hidden, "billing-actions"))
+    when, patient, duration = _e(when), _e(patient), _e(duration)
+    gross, share, net, reason = _e(gross), _e(share), _e(net), _e(reason)
+    action = _Actions(query, csrf_token) if actions else None
+    rows = []
+    for record in records:
+        ended = short_datetime(record.ended_at)
+        name = _full_name(record.patient__first_name, record.patient__last_name)
+        name = name or record.patient__email
+        row = (
+            f'<tr><td data-label="{when}">{_e(ended)}</td>'
+            f'<td data-label="{patient}">{_e(name)}</td>'
+            f'<td data-label="{duration}">{_e(duration_text(int(record.seconds_together)))}</td>'
+            f'<td data-label="{gross}"{AMOUNT}>{_e(format_brl(record.gross))}</td>'
+            f'<td data-label="{share}"{AMOUNT}>{_e(format_brl(record.platform_amount))}</td>'
+            f'<td data-label="{net}"{AMOUNT}>{_e(format_brl(record.doctor_amount))}</td>'
+        )
+        if voided:
+            row += f'<td data-label="{reason}" class="billing-reason">{_void_reason(record)}</td>'
+        if action:
+            row += action.cell(record, ended)
+        rows.append(mark_safe(row + "</tr>"))  # noqa: S308 - every value above went through _e
+    return RecordsTable(columns=columns, rows=rows)
+
+
+def _full_name(first: str | None, last: str | None) -> str:
+    """User.get_full_name() of a row's two columns."""
+    return f"{first or ''} {last or ''}".strip()
+
+
+def _void_reason(record) -> str:
+    text = _e(record.void_reason)
+    if record.voided_at:
+        who = gettext("by %(name)s on %(time)s") % {
+            "name": _full_name(record.voided_by__first_name, record.voided_by__last_name),
+            "time": short_datetime(record.voided_at),
+        }
+        text += f'<div class="small text-secondary">{_e(who)}</div>'
+    return text
+
+
+class _Actions:
+    """The admin's Void link or Restore form, back to the page's period."""
+
+    def __init__(self, query: str, csrf_token: str):
+        self.query, self.csrf = _e(query), _e(csrf_token)
+        self.void, self.restore = _e(gettext("Void")), _e(gettext("Restore"))
+        self.void_url = _url_of("billing:record_void")
+        self.restore_url = _url_of("billing:record_restore")
+
+    def cell(self, record, ended: str) -> str:
+        if record.voided_at:
+            url = _e(self.restore_url(record.pk))
+            action = (
+                f'<form method="post" action="{url}?{self.query}" class="d-inline">'
+                f'<input type="hidden" name="csrfmiddlewaretoken" value="{self.csrf}">'
+                '<button type="submit" class="btn btn-sm btn-outline-success">'
+                '<i class="bi bi-arrow-counterclockwise me-1" aria-hidden="true"></i>'
+                f"{self.restore}</button></form>"
+            )
+        else:
+            url = _e(self.void_url(record.pk))
+            action = (
+                f'<a class="btn btn-sm btn-outline-danger" href="{url}?{self.query}">'
+                f'<i class="bi bi-slash-circle me-1" aria-hidden="true"></i>{self.void}'
+                f'<span class="visually-hidden"> {_e(ended)}</span></a>'
+            )
+        return f'<td class="billing-actions text-md-end">{action}</td>'
+
+
+def _url_of(name: str):
+    """reverse(name, args=[pk]) for any pk, reversed once: a reverse costs 15 µs a row."""
+    marker = "2147483647"
+    head, found, tail = reverse(name, args=[int(marker)]).partition(marker)
+    if not found:
+        raise ValueError(f"{name} does not put its pk in the path")
+    return lambda pk: f"{head}{int(pk)}{tail}"
+
+
+# Django's format letters that strftime writes the same way, digits only.
+_STRFTIME = {"d": "%d", "m": "%m", "Y": "%Y", "y": "%y", "H": "%H", "i": "%M", "s": "%S"}
+
+
+def short_datetime(value: dt.datetime) -> str:
+    """The `date:"SHORT_DATETIME_FORMAT"` filter, in the current time zone: "31/10/2026
+    23:30". Through strftime when the language's format allows (22 µs down to 5)."""
+    local = timezone.localtime(value)
+    pattern = _strftime_pattern(formats.get_format("SHORT_DATETIME_FORMAT"))
+    if pattern is None:
+        return formats.date_format(local, "SHORT_DATETIME_FORMAT")
+    return local.strftime(pattern)
+
+
+@functools.lru_cache(maxsize=32)
+def _strftime_pattern(django_format: str) -> str | None:
+    """A Django date format as strftime's, or None if a letter (a month's name, an
+    escape) needs Django's own formatter."""
+    pattern = []
+    for char in django_format:
+        if char.isalpha() or char == "\\":
+            if char not in _STRFTIME:
+                return None
+            pattern.append(_STRFTIME[char])
+        else:
+            pattern.append("%%" if char == "%" else char)
+    return "".join(pattern)
