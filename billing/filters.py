@@ -8,12 +8,13 @@ its default period (the current local month) or to every doctor.
 """
 
 import datetime as dt
+import functools
 import re
 from dataclasses import dataclass
 from urllib.parse import urlencode
 
 from django import forms
-from django.utils import formats
+from django.utils import formats, translation
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Role, User
@@ -269,10 +270,16 @@ class VoidForm(forms.Form):
     )
 
 
-def month_choices(*, today: dt.date, selected: dt.date | None, count: int = 60) -> list:
+def month_choices(*, today: dt.date, selected: dt.date | None, count: int = 60) -> tuple:
     """(value, label, selected) of the months a picker offers, newest first: the last `count`,
     and the selected one if it is older. A <select> rather than <input type=month>,
     which browsers draw in their own language, not the page's."""
+    return _month_choices(today, selected, count, translation.get_language())
+
+
+# Every report page builds the same 60 choices until the day or the language changes.
+@functools.lru_cache(maxsize=64)
+def _month_choices(today: dt.date, selected: dt.date | None, count: int, language: str) -> tuple:
     months = []
     month = today.replace(day=1)
     for _step in range(count):
@@ -281,4 +288,4 @@ def month_choices(*, today: dt.date, selected: dt.date | None, count: int = 60) 
     if selected and selected not in months:
         months.append(selected)
         months.sort(reverse=True)
-    return [(f"{m:%Y-%m}", month_label(m), m == selected) for m in months]
+    return tuple((f"{m:%Y-%m}", month_label(m), m == selected) for m in months)

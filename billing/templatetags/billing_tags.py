@@ -42,6 +42,11 @@ def records_table(context, records, voided=False, actions=False, query=""):
 
 
 @register.simple_tag
+def no_show_items(rooms):
+    return tables.no_show_items(rooms)
+
+
+@register.simple_tag
 def month_options(choices) -> str:
     """The <option>s of billing.filters.month_choices: 60 of them on every report page,
     written here (as a template loop they cost 0.6 ms, with format_html 0.5)."""

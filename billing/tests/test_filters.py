@@ -5,6 +5,7 @@ import datetime as dt
 
 import pytest
 from django.http import QueryDict
+from django.utils import translation
 
 from billing.filters import MonthForm, Period, PeriodForm, RevenueForm
 
@@ -169,3 +170,18 @@ def test_the_month_picker_offers_five_years_in_the_pages_language():
     assert sum(selected for _value, _label, selected in choices) == 1
     older = month_choices(today=TODAY, selected=dt.date(2001, 3, 1))
     assert older[-1] == ("2001-03", "março de 2001", True) and len(older) == 61
+
+
+def test_the_month_picker_and_labels_follow_the_language_of_each_request():
+    """Both are cached: by language too, or one request's language leaks into the next."""
+    from billing.charts import month_label
+    from billing.filters import month_choices
+
+    for _ in range(2):
+        with translation.override("en"):
+            english = month_choices(today=TODAY, selected=None)
+            assert month_label(dt.date(2026, 3, 1)) == "March 2026"
+        with translation.override("pt-br"):
+            portuguese = month_choices(today=TODAY, selected=None)
+            assert month_label(dt.date(2026, 3, 1)) == "março de 2026"
+        assert (english[0][1], portuguese[0][1]) == ("October 2026", "outubro de 2026")

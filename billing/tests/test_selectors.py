@@ -7,8 +7,8 @@ from zoneinfo import ZoneInfo
 import pytest
 from django.utils import timezone
 
-from billing import selectors
-from billing.models import BillingRecord, BillingSettings
+from billing import selectors, services
+from billing.models import BillingRecord, BillingSettings, RateChange
 from billing.permissions import records_visible_to
 from billing.selectors import (
     effective_rate,
@@ -153,6 +153,33 @@ def test_months_with_gaps_leave_out_the_months_between(doctor):
     ]  # fmt: skip
 
 
+def test_a_rows_month_bucket_is_its_local_month_or_none(doctor):
+    """Before the first month, in a gap, after the last: no month. A local midnight
+    belongs to the month it starts."""
+    ends = {
+        "december": dt.datetime(2025, 12, 31, 23, 59, tzinfo=SAO_PAULO),
+        "january": dt.datetime(2026, 1, 1, 0, 0, tzinfo=SAO_PAULO),
+        "january's end": dt.datetime(2026, 1, 31, 23, 59, 59, tzinfo=SAO_PAULO),
+        "february": dt.datetime(2026, 2, 15, 12, tzinfo=SAO_PAULO),
+        "march": dt.datetime(2026, 3, 1, 0, 0, tzinfo=SAO_PAULO),
+        "april": dt.datetime(2026, 4, 1, 0, 0, tzinfo=SAO_PAULO),
+    }
+    for when in ends.values():
+        BillingRecordFactory(room=EndedRoomFactory(doctor=doctor, ended_at=when))
+    records = BillingRecord.objects.all()
+    months = [dt.date(2026, 1, 1), dt.date(2026, 3, 1)]
+
+    buckets = dict(
+        records.annotate(bucket=selectors.month_buckets(records, "ended_at", months)).values_list(
+            "ended_at", "bucket"
+        )
+    )
+
+    assert [buckets[when] for when in ends.values()] == [None, 0, 0, None, 1, None]
+    with pytest.raises(ValueError, match="oldest first"):
+        selectors.month_buckets(records, "ended_at", months[::-1])
+
+
 def test_a_months_totals_out_of_the_monthly_rows_are_its_totals(admin_user):
     october = dt.datetime(2026, 10, 10, 15, tzinfo=UTC)
     record_at(october)
@@ -248,11 +275,17 @@ def test_patients_see_no_record_not_even_their_own(patient, two_records):
 
 
 def test_listed_records_come_with_their_people(django_assert_num_queries, admin_user, two_records):
+    services.record_void(record=two_records[0], by=admin_user, reason="Teste")
     with django_assert_num_queries(1):
-        rows = list(listed(records_visible_to(admin_user)))
+        rows = list(listed(records_visible_to(admin_user), voided=True))
 
     expected = {(r.pk, r.patient.last_name, r.patient.email) for r in two_records}
     assert {(r.pk, r.patient__last_name, r.patient__email) for r in rows} == expected
+    voiders = {r.pk: (r.voided_by__first_name, r.voided_by__last_name) for r in rows}
+    assert voiders == {
+        two_records[0].pk: ("Alice", "Administradora"),
+        two_records[1].pk: (None, None),
+    }
 
 
 def test_money_sums_are_exact_to_the_cent_however_many_rows(doctor, patient):
@@ -279,3 +312,22 @@ def test_money_sums_are_exact_to_the_cent_however_many_rows(doctor, patient):
         assert row["platform"] == Decimal("60000000.00")
         assert row["doctors"] == Decimal("139999980.00")
         assert row["platform"] + row["doctors"] == row["gross"]
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        ["10.05"] * 7 + ["0.01", "0.29", "0.57", "1.15", "4.35"],
+        ["-10.05", "-0.01", "-0.29", "10.05", "-4.35", "0.00"],
+        ["9999999999.99", "0.01", "-9999999999.99", "1234567.89"],
+    ],
+)
+def test_a_money_sum_is_every_cent_of_its_values_whatever_their_sign(admin_user, values):
+    """On SQLite the cents are rounded toward the value's sign, not by ROUND()."""
+    for value in values:
+        RateChange.objects.create(field="fee", old_value=Decimal(value), changed_by=admin_user)
+
+    total = RateChange.objects.aggregate(total=selectors.money_sum("old_value"))["total"]
+
+    assert total == sum(Decimal(v) for v in values)
+    assert str(total) == f"{sum(Decimal(v) for v in values):.2f}"

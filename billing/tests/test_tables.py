@@ -23,11 +23,9 @@ SAO_PAULO = ZoneInfo("America/Sao_Paulo")
 
 
 def _rows(**kwargs) -> list[str]:
+    records = listed(BillingRecord.objects.all(), voided=kwargs.get("voided", False))
     with translation.override("pt-br"), timezone.override(SAO_PAULO):
-        return [
-            str(row)
-            for row in tables.records_table(listed(BillingRecord.objects.all()), **kwargs).rows
-        ]
+        return [str(row) for row in tables.records_table(records, **kwargs).rows]
 
 
 def test_a_row_shows_the_consultation_as_people_read_it(doctor, patient):
@@ -105,7 +103,7 @@ def test_the_table_tag_passes_the_pages_csrf_token(doctor, patient, admin_user):
     )
 
     html = template.render(
-        Context({"records": listed(BillingRecord.objects.all()), "csrf_token": "abc"})
+        Context({"records": listed(BillingRecord.objects.all(), voided=True), "csrf_token": "abc"})
     )
 
     assert 'name="csrfmiddlewaretoken" value="abc"' in html
@@ -144,3 +142,26 @@ def test_month_options_are_escaped_and_mark_the_chosen_one():
         '<option value="2026-10" selected>outubro de 2026</option>'
         '<option value="x&quot;&gt;&lt;i&gt;">&lt;b&gt;</option>'
     )
+
+
+def test_a_no_show_says_why_nothing_was_billed(doctor):
+    from billing.selectors import listed_no_shows, no_shows
+    from rooms.models import Room
+
+    patient = PatientFactory(first_name="<i>Ana</i>", last_name="", doctor=doctor)
+    ended = dt.datetime(2026, 10, 8, 9, 15, tzinfo=SAO_PAULO)
+    EndedRoomFactory(doctor=doctor, patient=patient, ended_at=ended, call_started_at=None)
+    short = EndedRoomFactory(
+        doctor=doctor, patient=patient, ended_at=ended, both_present_seconds=150
+    )
+    start, end = ended - dt.timedelta(days=1), ended + dt.timedelta(days=1)
+
+    with translation.override("pt-br"), timezone.override(SAO_PAULO):
+        html = str(tables.no_show_items(listed_no_shows(no_shows(start=start, end=end))))
+
+    together, never = html.split("\n")  # the latest first: the same time, a higher pk
+    assert never.startswith('<li><span class="text-nowrap">08/10/2026 09:15</span> · &lt;i&gt;Ana')
+    assert "<i>" not in html and "não realizada" in never
+    assert never.endswith("médico e paciente não estiveram juntos na chamada</span></li>")
+    assert "juntos só 2 min, menos que o mínimo da clínica" in together
+    assert short.pk > Room.objects.filter(call_started_at=None).get().pk

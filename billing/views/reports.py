@@ -43,17 +43,23 @@ def _month_of(record) -> str:
     return f"month={local:%Y-%m}"
 
 
-def _records_of(records, period, request, *, totals=None, page_size=RECORDS_PAGE_SIZE) -> dict:
+def _records_of(records, period, request, *, totals=None) -> dict:
     """One period's records of one doctor: counted (paged), voided and no-shows apart.
     `totals`, the period's, when the caller has them already."""
     start, end = period.bounds
     in_period = selectors.records_between(records, start, end)
     totals = selectors.totals(in_period) if totals is None else totals
-    shown = selectors.listed(in_period)
-    paginator = CountedPaginator(selectors.counted(shown), page_size, count=totals["consultations"])
-    voided, voided_count = _apart(selectors.voided(shown))
+    counted = selectors.listed(selectors.counted(in_period))
+    paginator = CountedPaginator(counted, RECORDS_PAGE_SIZE, count=totals["consultations"])
+    page = paginator.get_page(request.GET.get("page"))
+    together = _all_on_one_page(in_period, page)
+    if together is not None:
+        page.object_list, voided = together
+        voided_count = len(voided)
+    else:
+        voided, voided_count = _apart(selectors.listed(selectors.voided(in_period), voided=True))
     return {
-        "page_obj": paginator.get_page(request.GET.get("page")),
+        "page_obj": page,
         "totals": totals,
         "voided_records": voided,
         "voided_count": voided_count,
@@ -72,6 +78,19 @@ class CountedPaginator(Paginator):
         return self._known_count
 
 
+def _all_on_one_page(in_period, page) -> tuple[list, list] | None:
+    """(counted, voided): a period whose counted records fit on one page, as most of a
+    doctor's months do, read in one query with its voided ones. None when there are
+    more pages, or more voided records than are shown: then they are read apart."""
+    if page.has_other_pages():
+        return None
+    limit = page.paginator.count + APART_SHOWN
+    rows = list(selectors.listed(in_period, voided=True)[: limit + 1])
+    if len(rows) > limit:
+        return None
+    return [r for r in rows if r.voided_at is None], [r for r in rows if r.voided_at is not None]
+
+
 def _apart(queryset) -> tuple[list, int]:
     """The first APART_SHOWN rows and how many there are, counting only when there are more."""
     rows = list(queryset[: APART_SHOWN + 1])
@@ -82,7 +101,8 @@ def _apart(queryset) -> tuple[list, int]:
 
 def _no_shows_of(doctor, period) -> dict:
     start, end = period.bounds
-    rooms, count = _apart(selectors.no_shows(start=start, end=end, doctor=doctor))
+    rooms = selectors.no_shows(start=start, end=end, doctor=doctor)
+    rooms, count = _apart(selectors.listed_no_shows(rooms))
     return {"no_shows": rooms, "no_show_count": count}
 
 
