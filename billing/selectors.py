@@ -95,7 +95,7 @@ class _MoneySum(Aggregate):
     PostgreSQL past R$ 21 million). One SQL template rather than
     Coalesce(Sum(Cast(Round(F() * 100)))): Django compiled those five nodes for
     every sum on every page, several times what the database takes to add up a
-    month. The SQL is the same on SQLite and PostgreSQL.
+    month. SQLite gets a variant without ROUND() (sqlite_template).
     """
 
     template = "COALESCE(SUM(CAST(ROUND(%(expressions)s * 100) AS BIGINT)), 0)"
@@ -108,6 +108,7 @@ class _MoneySum(Aggregate):
         " + (CASE WHEN %(expressions)s < 0 THEN -0.5 ELSE 0.5 END) AS BIGINT)), 0)"
     )
     output_field = IntegerField()
+    empty_result_set_value = 0  # what a query Django knows is empty sums to, unasked
 
     def __init__(self, field: str):
         super().__init__(F(field))

@@ -8,7 +8,6 @@ own time. A row is one f-string in which every value goes through `_e`
 templates/billing/_records_table.html wraps the rows.
 """
 
-import datetime as dt
 import functools
 from dataclasses import dataclass
 from html import escape
@@ -72,8 +71,7 @@ def records_table(records, *, voided=False, actions=False, query="", csrf_token=
     rows = []
     for record in records:
         ended = written(record.ended_at)
-        name = _full_name(record.patient__first_name, record.patient__last_name)
-        name = name or record.patient__email
+        name = _patient_name(record)
         row = (
             f'<tr><td data-label="{when}">{_e(ended)}</td>'
             f'<td data-label="{patient}">{_e(name)}</td>'
@@ -94,6 +92,11 @@ def records_table(records, *, voided=False, actions=False, query="", csrf_token=
 def _full_name(first: str | None, last: str | None) -> str:
     """User.get_full_name() of a row's two columns."""
     return f"{first or ''} {last or ''}".strip()
+
+
+def _patient_name(row) -> str:
+    """The patient as the lists name them: their name, or their e-mail if they have none."""
+    return _full_name(row.patient__first_name, row.patient__last_name) or row.patient__email
 
 
 def _void_reason(record, written) -> str:
@@ -149,15 +152,10 @@ def _url_of(name: str):
 _STRFTIME = {"d": "%d", "m": "%m", "Y": "%Y", "y": "%y", "H": "%H", "i": "%M", "s": "%S"}
 
 
-def short_datetime(value: dt.datetime) -> str:
-    """The `date:"SHORT_DATETIME_FORMAT"` filter, in the current time zone: "31/10/2026
-    23:30"."""
-    return short_datetime_writer()(value)
-
-
 def short_datetime_writer():
-    """short_datetime for many values: the zone and the language's format read once.
-    Through strftime when the format allows (Django's formatter: 22 µs a value, 5)."""
+    """What `{{ value|date:"SHORT_DATETIME_FORMAT" }}` prints ("31/10/2026 23:30"), for
+    many values: the current zone and the language's format read once, and through
+    strftime when the format allows (Django's formatter: 22 µs a value; this, 5)."""
     zone = timezone.get_current_timezone()
     pattern = _strftime_pattern(formats.get_format("SHORT_DATETIME_FORMAT"))
     if pattern is None:
@@ -188,8 +186,7 @@ def no_show_items(rooms) -> SafeString:
     never = _e(gettext("doctor and patient were never in the call together"))
     items = []
     for room in rooms:
-        name = _full_name(room.patient__first_name, room.patient__last_name)
-        name = name or room.patient__email
+        name = _patient_name(room)
         if room.call_started_at:
             together = duration_text(int(room.both_present_seconds))
             why = _e(
@@ -203,3 +200,13 @@ def no_show_items(rooms) -> SafeString:
             f' · {badge} <span class="small text-secondary">{why}</span></li>'
         )
     return mark_safe("\n".join(items))  # noqa: S308 - every value above went through _e
+
+
+def month_options(choices) -> SafeString:
+    """The <option>s of billing.filters.month_choices: 60 of them on every report page
+    (as a template loop they cost 0.6 ms, with format_html 0.5)."""
+    options = (
+        f'<option value="{_e(value)}"{" selected" if selected else ""}>{_e(label)}</option>'
+        for value, label, selected in choices
+    )
+    return mark_safe("".join(options))  # noqa: S308 - values and labels went through _e

@@ -1,3 +1,4 @@
+from django.conf import settings
 from whitenoise.storage import CompressedManifestStaticFilesStorage
 
 
@@ -18,7 +19,7 @@ class StaticStorage(CompressedManifestStaticFilesStorage):
     def url(self, name, force=False):
         # Every page asks for the same dozen files, at 14 µs each; their hashed names
         # are fixed once the manifest is read, so each address is worked out once.
-        if force:
+        if force or settings.DEBUG:  # DEBUG serves the unhashed names: nothing to keep
             return super().url(name, force)
         try:
             return self._urls[name]

@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from accounts.tests.factories import DoctorFactory, PatientFactory
 from billing import services
-from billing.models import BillingRecordEvent, RecordAction
+from billing.models import BillingRecord, BillingRecordEvent, RecordAction
 from billing.selectors import clinic_zone
 from rooms.models import Room
 
@@ -601,3 +601,26 @@ def test_each_consultation_not_held_says_why(client, doctor, patient):
 
     assert "médico e paciente não estiveram juntos na chamada" in page
     assert "juntos só 2 min, menos que o mínimo da clínica" in page
+
+
+def test_a_page_whose_count_is_out_of_date_reads_its_records_apart(doctor, patient, admin_user):
+    """The totals are an earlier query: a record added or voided since, and the one
+    query's rows no longer match the page's count."""
+    from billing.views.reports import CountedPaginator, _all_on_one_page
+
+    now = _this_month(day=1, hour=12)
+    counted = [record(doctor=doctor, patient=patient, ended_at=now) for _ in range(3)]
+    services.record_void(
+        record=record(doctor=doctor, patient=patient, ended_at=now),
+        by=admin_user,
+        reason="Falha técnica",
+    )
+    in_period = BillingRecord.objects.filter(doctor=doctor)
+
+    def split(count):
+        page = CountedPaginator(in_period, 50, count=count).get_page(1)
+        return _all_on_one_page(in_period, page)
+
+    assert split(2) is None and split(4) is None
+    rows, voided = split(3)
+    assert sorted(r.pk for r in rows) == sorted(r.pk for r in counted) and len(voided) == 1

@@ -14,7 +14,6 @@ from accounts.tests.factories import PatientFactory
 from billing import services, tables
 from billing.models import BillingRecord
 from billing.selectors import listed
-from billing.templatetags.billing_tags import month_options
 
 from .factories import BillingRecordFactory, EndedRoomFactory
 
@@ -111,11 +110,11 @@ def test_the_table_tag_passes_the_pages_csrf_token(doctor, patient, admin_user):
 
 
 @pytest.mark.parametrize("language", ["pt-br", "en"])
-def test_short_datetime_is_djangos_date_filter(language):
+def test_dates_are_written_as_djangos_date_filter_writes_them(language):
     value = dt.datetime(2026, 3, 7, 4, 5, tzinfo=dt.UTC)
     template = Template('{{ value|date:"SHORT_DATETIME_FORMAT" }}')
     with translation.override(language), timezone.override(SAO_PAULO):
-        assert tables.short_datetime(value) == template.render(Context({"value": value}))
+        assert tables.short_datetime_writer()(value) == template.render(Context({"value": value}))
 
 
 def test_formats_strftime_cannot_write_go_to_django():
@@ -126,7 +125,7 @@ def test_formats_strftime_cannot_write_go_to_django():
         assert tables._strftime_pattern(django_format) is None
     value = dt.datetime(2026, 3, 7, 16, 5, tzinfo=dt.UTC)
     with translation.override("en"), timezone.override(dt.UTC):
-        assert tables.short_datetime(value) == "03/07/2026 4:05 p.m."
+        assert tables.short_datetime_writer()(value) == "03/07/2026 4:05 p.m."
 
 
 def test_a_rows_url_is_the_reversed_one():
@@ -136,7 +135,7 @@ def test_a_rows_url_is_the_reversed_one():
 
 
 def test_month_options_are_escaped_and_mark_the_chosen_one():
-    html = month_options([("2026-10", "outubro de 2026", True), ('x"><i>', "<b>", False)])
+    html = tables.month_options([("2026-10", "outubro de 2026", True), ('x"><i>', "<b>", False)])
 
     assert html == (
         '<option value="2026-10" selected>outubro de 2026</option>'

@@ -86,9 +86,12 @@ def _all_on_one_page(in_period, page) -> tuple[list, list] | None:
         return None
     limit = page.paginator.count + APART_SHOWN
     rows = list(selectors.listed(in_period, voided=True)[: limit + 1])
-    if len(rows) > limit:
+    counted = [r for r in rows if r.voided_at is None]
+    # The count came of an earlier query: a record added or voided since, and the
+    # rows no longer say what the page says. Then they are read apart.
+    if len(rows) > limit or len(counted) != page.paginator.count:
         return None
-    return [r for r in rows if r.voided_at is None], [r for r in rows if r.voided_at is not None]
+    return counted, [r for r in rows if r.voided_at is not None]
 
 
 def _apart(queryset) -> tuple[list, int]:

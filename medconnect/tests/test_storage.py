@@ -38,3 +38,11 @@ def test_a_new_manifest_gives_new_addresses(tmp_path):
     storage.hashed_files, storage.manifest_hash = storage.load_manifest()
 
     assert storage.url("css/site.css") == "/static/css/site.3c4d.css"
+
+
+def test_with_debug_on_the_names_are_the_files_own_and_nothing_is_kept(tmp_path):
+    storage = _storage(tmp_path, "css/site.1a2b.css")
+    with override_settings(DEBUG=True):
+        assert storage.url("css/site.css") == "/static/css/site.css"
+    with override_settings(DEBUG=False):
+        assert storage.url("css/site.css") == "/static/css/site.1a2b.css"
