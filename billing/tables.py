@@ -210,3 +210,15 @@ def month_options(choices) -> SafeString:
         for value, label, selected in choices
     )
     return mark_safe("".join(options))  # noqa: S308 - values and labels went through _e
+
+
+def chart_rows(chart: dict) -> SafeString:
+    """The rows of a chart's data table (billing/_chart.html): each month and its
+    amounts, as screen readers and print read the chart."""
+    rows = (
+        f'<tr><th scope="row" class="fw-normal">{_e(row["label"])}</th>'
+        + "".join(f'<td class="text-end">{_e(format_brl(value))}</td>' for value in row["values"])
+        + "</tr>"
+        for row in chart["rows"]
+    )
+    return mark_safe("\n".join(rows))  # noqa: S308 - labels and amounts went through _e

@@ -44,6 +44,11 @@ def no_show_items(rooms):
 
 
 @register.simple_tag
+def chart_rows(chart):
+    return tables.chart_rows(chart)
+
+
+@register.simple_tag
 def month_options(choices):
     return tables.month_options(choices)
 

@@ -3,6 +3,7 @@ loop printed, escaped the same way."""
 
 import datetime as dt
 import re
+from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -164,3 +165,12 @@ def test_a_no_show_says_why_nothing_was_billed(doctor):
     assert never.endswith("médico e paciente não estiveram juntos na chamada</span></li>")
     assert "juntos só 2 min, menos que o mínimo da clínica" in together
     assert short.pk > Room.objects.filter(call_started_at=None).get().pk
+
+
+def test_a_charts_table_has_a_row_a_month_with_its_amounts():
+    chart = {"rows": [{"label": "<b>out</b>", "values": [Decimal("1234.5"), Decimal("0")]}]}
+
+    assert str(tables.chart_rows(chart)) == (
+        '<tr><th scope="row" class="fw-normal">&lt;b&gt;out&lt;/b&gt;</th>'
+        '<td class="text-end">R$\xa01.234,50</td><td class="text-end">R$\xa00,00</td></tr>'
+    )
