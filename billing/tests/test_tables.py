@@ -11,6 +11,7 @@ from django.template import Context, Template
 from django.urls import reverse
 from django.utils import timezone, translation
 
+from accounts.models import _strftime_pattern, short_datetime_writer
 from accounts.tests.factories import PatientFactory
 from billing import services, tables
 from billing.models import BillingRecord
@@ -115,18 +116,18 @@ def test_dates_are_written_as_djangos_date_filter_writes_them(language):
     value = dt.datetime(2026, 3, 7, 4, 5, tzinfo=dt.UTC)
     template = Template('{{ value|date:"SHORT_DATETIME_FORMAT" }}')
     with translation.override(language), timezone.override(SAO_PAULO):
-        assert tables.short_datetime_writer()(value) == template.render(Context({"value": value}))
+        assert short_datetime_writer()(value) == template.render(Context({"value": value}))
 
 
 def test_formats_strftime_cannot_write_go_to_django():
-    assert tables._strftime_pattern("d/m/Y H:i") == "%d/%m/%Y %H:%M"
-    assert tables._strftime_pattern("100% d") == "100%% %d"
+    assert _strftime_pattern("d/m/Y H:i") == "%d/%m/%Y %H:%M"
+    assert _strftime_pattern("100% d") == "100%% %d"
     # A month's name, a 12-hour clock, an escaped letter: Django's own formatter.
     for django_format in ("j \\d\\e F", "m/d/Y P", "N j, Y"):
-        assert tables._strftime_pattern(django_format) is None
+        assert _strftime_pattern(django_format) is None
     value = dt.datetime(2026, 3, 7, 16, 5, tzinfo=dt.UTC)
     with translation.override("en"), timezone.override(dt.UTC):
-        assert tables.short_datetime_writer()(value) == "03/07/2026 4:05 p.m."
+        assert short_datetime_writer()(value) == "03/07/2026 4:05 p.m."
 
 
 def test_a_rows_url_is_the_reversed_one():
