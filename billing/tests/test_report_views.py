@@ -234,6 +234,20 @@ def test_revenue_by_month_with_no_shows(client, admin_user, clinic):
     # The ten empty months read as one line each on a phone, not a card of zeros.
     assert page.count('class="billing-month-empty"') == 10
     assert page.count("Sem consultas") == 10
+    # The no-shows' column, by month and by doctor, and its cells.
+    assert page.count('<th scope="col" class="text-md-end">Não realizadas</th>') == 2
+    assert '<td data-label="Não realizadas" class="text-md-end">1</td>' in page
+
+
+def test_a_clinic_with_nothing_billed_gets_guidance_not_a_blank_chart(client, admin_user):
+    client.force_login(admin_user)
+    response = client.get(REVENUE)
+    page = _text(response)
+
+    assert response.context["chart"]["empty"] and "<canvas" not in page
+    assert "Ainda nada faturado nos últimos 12 meses." in page
+    assert "Quando os médicos finalizarem consultas, o gráfico se preenche mês a mês." in page
+    assert "Nenhuma consulta encerrada em" in page
 
 
 def test_revenue_by_doctor_for_a_month_links_each_to_the_drill_down(

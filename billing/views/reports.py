@@ -176,7 +176,13 @@ class RevenueView(BillingMixin, TemplateView):
             months=by_month[::-1],
             export_query=urlencode(params),
             chart=charts.monthly_chart(
-                [{"month": m.month, "gross": m.gross, "platform": m.platform} for m in by_month],
+                # Only months with consultations: a chart of twelve zeros is empty, and
+                # says what to do instead of drawing a blank box.
+                [
+                    {"month": m.month, "gross": m.gross, "platform": m.platform}
+                    for m in by_month
+                    if m.consultations
+                ],
                 series={
                     "gross": gettext_lazy("Gross"),
                     "platform": gettext_lazy("Clinic share"),
