@@ -9,7 +9,7 @@ from decimal import Decimal
 from importlib import import_module
 
 import pytest
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, ProgrammingError, connection, transaction
 from django.db.migrations.loader import MigrationLoader
 from django.db.models.deletion import ProtectedError
 from django.utils import timezone
@@ -286,6 +286,41 @@ def test_history_rows_are_written_once(request, name):
     with pytest.raises(TypeError):
         model.objects.filter(pk=row.pk).delete()
     assert model.objects.values().get(pk=row.pk) == before
+
+
+POSTGRES = connection.vendor == "postgresql"
+
+
+def refused_by_the_trigger(verb: str):
+    """SQLite's RAISE(ABORT) is an IntegrityError; PostgreSQL's RAISE EXCEPTION a
+    ProgrammingError (migration 0006)."""
+    error = ProgrammingError if POSTGRES else IntegrityError
+    return pytest.raises(error, match=f"rows are never {verb}d")
+
+
+@pytest.mark.parametrize(
+    ("name", "table"),
+    [("rate_change", "billing_ratechange"), ("record_event", "billing_billingrecordevent")],
+)
+def test_raw_sql_cannot_rewrite_history(request, name, table):
+    row = request.getfixturevalue(name)
+    before = type(row).objects.values().get(pk=row.pk)
+
+    with refused_by_the_trigger("update"):
+        run(f"UPDATE {table} SET id = id WHERE id = %s", [row.pk])  # noqa: S608 - a constant
+
+    assert type(row).objects.values().get(pk=row.pk) == before
+
+
+@pytest.mark.skipif(not POSTGRES, reason="SQLite has no DELETE triggers (they would fire on flush)")
+@pytest.mark.parametrize(
+    "table", ["billing_billingrecord", "billing_ratechange", "billing_billingrecordevent"]
+)
+def test_raw_sql_cannot_delete_records_or_history_on_postgresql(table, rate_change, record_event):
+    with refused_by_the_trigger("delete"):
+        run(f"DELETE FROM {table}")  # noqa: S608 - a constant table name
+
+    assert BillingRecord.objects.exists() and RateChange.objects.exists()
 
 
 @pytest.mark.parametrize(
