@@ -126,6 +126,15 @@ def test_voided_records_leave_the_admins_cards(client, room, admin_user, other_d
     consultations = html[html.index(f"Consultas em {month}") :].split("stat-icon")[0]
     assert "cadastrados" not in consultations
     assert _card(html, f"Receita da clínica em {month}")[1] == "R$ 45,00"
+    # Animated like the other cards: each counts up to the amount it shows.
+    for label, target in (
+        ("Consultas", "1"),
+        ("Faturado", "150.00"),
+        ("Receita da clínica", "45.00"),
+    ):
+        attrs = _card(html, f"{label} em {month}")[0]
+        assert Decimal(re.search(r'data-count="([^"]+)"', attrs).group(1)) == Decimal(target)
+    assert "data-count-money" in _card(html, f"Faturado em {month}")[0]
 
     services.record_void(record=room.billing_record, by=admin_user, reason="Cortesia.")
     html = client.get(reverse("dashboard")).content.decode()

@@ -144,6 +144,12 @@ def test_the_revenue_drill_down_and_void_form(browser, daphne_server, clinic):
         assert "Registro anulado" in visit.page.inner_text("main")
         kept.refresh_from_db()
         assert kept.is_voided
+        # Struck through by the stylesheet, amounts and all; on a phone the labels stay readable.
+        struck = "(el) => getComputedStyle(el).textDecorationLine"
+        amount = visit.page.locator(".billing-voided td[data-label]").nth(3)
+        assert "line-through" in amount.evaluate(struck)
+        reason = visit.page.locator(".billing-voided td.billing-reason").first
+        assert "line-through" not in reason.evaluate(struck)
         # Restore from the drill-down, with its CSRF-protected form.
         visit.page.click(
             f"form[action^='{reverse('billing:record_restore', args=[kept.pk])}'] button"
