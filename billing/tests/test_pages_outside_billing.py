@@ -149,3 +149,18 @@ def test_a_doctor_card_counts_only_their_own_records(client, room, other_doctor)
     html = client.get(reverse("dashboard")).content.decode()
 
     assert _card(html, f"Meus ganhos em {_month_name()}")[1] == "R$ 0,00"
+
+
+def test_a_patient_sees_nothing_of_billing_on_their_pages(client, room, patient):
+    """Not a link in the menu, not a card, not an amount: billing is the clinic's."""
+    held(room)
+    client.force_login(patient)
+
+    for url in (reverse("dashboard"), reverse("clinical:my_record")):
+        html = client.get(url).content.decode()
+        assert reverse("billing:doctor_billing") not in html and "/billing/" not in html
+        assert "R$" not in html and "Faturamento" not in html and "Meus ganhos" not in html
+    # The same look at the doctor's dashboard finds all three: the checks above can fail.
+    client.force_login(room.doctor)
+    html = client.get(reverse("dashboard")).content.decode()
+    assert reverse("billing:doctor_billing") in html and "R$" in html and "Meus ganhos" in html
