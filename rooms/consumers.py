@@ -31,15 +31,14 @@ from channels.exceptions import ChannelFull, StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
 from channels.layers import get_channel_layer
 from django.conf import settings
-from django.contrib import auth
-from django.db import DatabaseError, IntegrityError, transaction
+from django.db import DatabaseError, IntegrityError
 from django.utils import translation
 
 from accounts.middleware import session_is_expired
 from accounts.models import Role
 
-from . import ice, services
-from .models import Room, RoomStatus
+from . import admission, ice, services
+from .models import Room
 
 try:
     from autobahn.exception import Disconnected
@@ -104,82 +103,35 @@ def _non_negative_number(value) -> float | None:
     return number if math.isfinite(number) and number >= 0 else None
 
 
-class _SessionOnly:
-    """What django.contrib.auth.get_user reads from a request: its session."""
-
-    def __init__(self, session):
-        self.session = session
-
-
-def _session_user(session):
-    """The signed-in, active user of a session whose timeouts have not run out, or None.
-
-    django.contrib.auth.get_user's rules (backend, session hash, fallback
-    secrets), as Channels' AuthMiddleware applies them, then the idle and
-    absolute timeouts the HTTP pages apply (accounts.middleware).
-    """
-    if session is None:
-        return None
-    user = auth.get_user(_SessionOnly(session))
-    if not user.is_authenticated or not user.is_active or session_is_expired(session):
-        return None
-    return user
+_CLOSE_FOR = {
+    admission.Refusal.NOT_LOGGED_IN: CLOSE_NOT_LOGGED_IN,
+    admission.Refusal.NO_ROOM: CLOSE_NO_ROOM,
+    admission.Refusal.FORBIDDEN: CLOSE_FORBIDDEN,
+    admission.Refusal.ENDED: CLOSE_ENDED,
+}
 
 
 @database_sync_to_async
 def _admit_and_join(session, code, channel_name):
-    """Who is asking, admission and presence in one trip to the database thread.
+    """Admission and presence in one trip to the database thread (rooms.admission).
 
     Every trip queues behind all other admissions on the one database thread
-    (after a restart, every call at once): Channels' AuthMiddleware made one of
-    its own for the session and user, before this one. Returns (close code or
-    0, room, Join, user). Admission is decided once, here.
+    (after a restart, every call at once). Returns (close code or 0, Join).
+    Admission is decided once, here.
     """
-    user = _session_user(session)
-    if user is None:
-        return CLOSE_NOT_LOGGED_IN, None, None, None
     beat = heartbeat.due()  # here, not when queued: under a storm the queue takes seconds
     try:
-        return _admit(user, session, code, channel_name, beat=beat)
+        outcome = admission.admit(session, code, channel_name, server_id=SERVER_ID, beat=beat)
     except IntegrityError:
         if beat:
             raise
         # This process's heartbeat row is gone although it beat recently: the
         # database was reset, or another process swept it while this one was
         # paused. The join writes it again, once.
-        return _admit(user, session, code, channel_name, beat=True)
-
-
-def _admit(user, session, code, channel_name, *, beat):
-    with transaction.atomic():
-        # The room is read once, locked for the join: FOR UPDATE OF the room
-        # only, so on PostgreSQL the joined users and profile stay unlocked.
-        # get(), not filter().first(): the code is unique, and first() would
-        # compile an ORDER BY on every admission.
-        try:
-            room = (
-                Room.objects.select_related("doctor__doctor_profile", "patient")
-                .select_for_update(of=("self",))
-                .get(code=code)
-            )
-        except Room.DoesNotExist:
-            return CLOSE_NO_ROOM, None, None, None
-        if user.pk not in (room.doctor_id, room.patient_id) or user.role == Role.ADMIN:
-            return CLOSE_FORBIDDEN, None, None, None
-        if room.status != RoomStatus.OPEN:
-            return CLOSE_ENDED, None, None, None
-        if user.role == Role.PATIENT and not services.consent_given(patient=user):
-            # The call cannot start before the patient accepted the telemedicine term.
-            return CLOSE_FORBIDDEN, None, None, None
-        join = services.presence_join(
-            room=room,
-            user=user,
-            channel_name=channel_name,
-            server_id=SERVER_ID,
-            session_key=session.session_key or "",
-            beat=beat,
-        )
-    return 0, room, join, user
+        outcome = admission.admit(session, code, channel_name, server_id=SERVER_ID, beat=True)
+    if isinstance(outcome, admission.Refusal):
+        return _CLOSE_FOR[outcome], None
+    return 0, outcome
 
 
 class SignalingConsumer(AsyncWebsocketConsumer):
@@ -239,7 +191,7 @@ class SignalingConsumer(AsyncWebsocketConsumer):
         translation.activate(settings.LANGUAGE_CODE)
         try:
             await heartbeat.ensure_running()
-            refusal, room, join, user = await _admit_and_join(
+            refusal, join = await _admit_and_join(
                 self.scope.get("session"),
                 self.scope["url_route"]["kwargs"]["code"],
                 self.channel_name,
@@ -251,8 +203,8 @@ class SignalingConsumer(AsyncWebsocketConsumer):
             return await self.close(CLOSE_TRY_AGAIN)
         if refusal:
             return await self.close(refusal)
-        # The room's copy of the user comes with the profile `display_name` needs.
-        self.user = user = room.doctor if user.pk == room.doctor_id else room.patient
+        room = join.room
+        self.user = user = join.user
         self.room_id = room.pk
         self.presence_id = join.presence_id
         self.tokens = BUCKET_CAPACITY

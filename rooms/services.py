@@ -4,7 +4,6 @@ import asyncio
 import datetime as dt
 import logging
 import secrets
-from dataclasses import dataclass, field
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
@@ -156,94 +155,11 @@ def rooms_finalize_stale(*, idle_for: dt.timedelta) -> int:
 # --- Presence ---------------------------------------------------------------
 
 
-@dataclass
-class Join:
-    """The outcome of presence_join.
-
-    `presence_id` is the new row's primary key. Rows are never updated into
-    another connection: each connection gets a new row, and ids only grow, so
-    the id orders a user's connections to a room (a generation number).
-    """
-
-    room: Room | None = None
-    presence_id: int | None = None
-    peers: list[Presence] = field(default_factory=list)
-    replaced_channel: str = ""
-    replaced_id: int | None = None
-    ended: bool = False
-    call_started: bool = False
-
-
 def server_beat(*, server_id: str) -> None:
     now = timezone.now()
     updated = ServerInstance.objects.filter(pk=server_id).update(last_beat_at=now)
     if not updated:
         ServerInstance.objects.create(id=server_id, started_at=now, last_beat_at=now)
-
-
-def presence_join(
-    *,
-    room: Room,
-    user: User,
-    channel_name: str,
-    server_id: str,
-    session_key: str = "",
-    beat: bool = True,
-) -> Join:
-    """Record that `user` is in the room through `channel_name` (the newest wins).
-
-    The caller holds `room` locked (select_for_update) in its own transaction,
-    read with its doctor (and profile) and patient: admission reads the room
-    once. `beat=False` when this process's heartbeat row is known to be fresh.
-    """
-    if not transaction.get_connection().in_atomic_block:
-        raise RuntimeError("presence_join runs inside the caller's transaction")
-    if room.status != RoomStatus.OPEN:
-        return Join(room=room, ended=True)
-    now = timezone.now()
-    if beat:
-        server_beat(server_id=server_id)
-    # One query for everyone in the room: this user's older connection and the peers.
-    # Only the room's doctor and patient are ever admitted, and the caller's room
-    # comes with both (and the doctor's profile): no join to load them again.
-    present = list(Presence.objects.filter(room=room))
-    people = {room.doctor_id: room.doctor, room.patient_id: room.patient}
-    for presence in present:
-        if presence.user_id in people:
-            presence.user = people[presence.user_id]
-    previous = next((p for p in present if p.user_id == user.pk), None)
-    peers = [p for p in present if p.user_id != user.pk]
-    replaced = previous.channel_name if previous else ""
-    replaced_id = previous.pk if previous else None
-    if previous:
-        previous.delete()
-    presence = Presence.objects.create(
-        room=room,
-        user=user,
-        channel_name=channel_name,
-        session_key=session_key,
-        server_id=server_id,
-        connected_at=now,
-    )
-    fields = ["last_activity_at"]
-    room.last_activity_at = now
-    call_started = False
-    if peers and room.both_present_since is None:
-        room.both_present_since = now
-        fields.append("both_present_since")
-        if room.call_started_at is None:
-            room.call_started_at = now
-            fields.append("call_started_at")
-            call_started = True
-    room.save(update_fields=fields)
-    return Join(
-        room=room,
-        presence_id=presence.pk,
-        peers=peers,
-        replaced_channel=replaced,
-        replaced_id=replaced_id,
-        call_started=call_started,
-    )
 
 
 @transaction.atomic

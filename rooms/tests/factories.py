@@ -26,3 +26,16 @@ class ConsentFactory(DjangoModelFactory):
     accepted_at = factory.LazyFunction(timezone.now)
     ip_address = "127.0.0.1"
     user_agent = "pytest"
+
+
+def signed_in_session(user, *, backend="django.contrib.auth.backends.ModelBackend"):
+    """A saved session of `user` as django.contrib.auth.login leaves it."""
+    from django.contrib import auth
+    from django.contrib.sessions.backends.db import SessionStore
+
+    session = SessionStore()
+    session[auth.SESSION_KEY] = str(user.pk)
+    session[auth.BACKEND_SESSION_KEY] = backend
+    session[auth.HASH_SESSION_KEY] = user.get_session_auth_hash()
+    session.save()
+    return session

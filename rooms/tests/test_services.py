@@ -7,15 +7,16 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
+from django.contrib.sessions.backends.db import SessionStore
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.utils import timezone, translation
 
 from accounts.tests.factories import AdminFactory, PatientFactory
-from rooms import consent, services
+from rooms import admission, consent, services
 from rooms.models import Presence, Room, RoomStatus, ServerInstance, TelemedicineConsent
 from rooms.signals import consultation_finished
-from rooms.tests.factories import RoomFactory
+from rooms.tests.factories import RoomFactory, signed_in_session
 
 AMBIGUOUS = set("0o1li")
 T0 = dt.datetime(2026, 11, 20, 17, 0, tzinfo=dt.UTC)
@@ -321,37 +322,20 @@ def test_finalizing_stale_rooms_twice_finalizes_nothing_more(room, clock):
 
 
 def join(room, user, channel, server="s1", session_key=""):
-    """As admission calls it: in a transaction holding the room locked."""
-    with transaction.atomic():
-        locked = (
-            Room.objects.select_related("doctor__doctor_profile", "patient")
-            .select_for_update(of=("self",))
-            .get(pk=room.pk)
-        )
-        return services.presence_join(
-            room=locked, user=user, channel_name=channel, server_id=server, session_key=session_key
-        )
+    """As the signaling socket admits `user`: with a signed-in session of theirs."""
+    session = SessionStore(session_key) if session_key else signed_in_session(user)
+    return admission.admit(session, room.code, channel, server_id=server, beat=True)
 
 
 def leave(room, user, channel):
     return services.presence_leave(room_id=room.pk, user_id=user.pk, channel_name=channel)
 
 
-@pytest.mark.django_db(transaction=True)
-def test_presence_join_refuses_to_run_without_the_callers_transaction(room):
-    # The room must be the one the caller read locked: on its own, the join
-    # would decide on a room read before the lock (or not locked at all).
-    services.server_beat(server_id="s1")
-    with pytest.raises(RuntimeError):
-        services.presence_join(room=room, user=room.doctor, channel_name="c.x", server_id="s1")
-    assert not Presence.objects.exists()
-
-
 def test_the_call_starts_when_both_are_present_and_never_moves_later(room, clock):
     doctor, patient = room.doctor, room.patient
 
     alone = join(room, doctor, "c.doctor")
-    assert (alone.call_started, alone.peers, alone.ended) == (False, [], False)
+    assert (alone.call_started, alone.peers) == (False, [])
     room.refresh_from_db()
     assert room.call_started_at is None
 
@@ -428,7 +412,7 @@ def test_nobody_joins_an_ended_room(room):
 
     result = join(room, room.patient, "c.patient")
 
-    assert result.ended is True
+    assert result is admission.Refusal.ENDED
     assert not Presence.objects.filter(room=room).exists()
 
 
@@ -589,7 +573,7 @@ def test_another_patient_gets_their_own_room(doctor, patient):
 
 
 def test_the_database_refuses_a_second_open_room_for_a_pair(doctor, patient):
-    from django.db import IntegrityError, transaction
+    from django.db import IntegrityError
 
     RoomFactory(doctor=doctor, patient=patient)
 
