@@ -29,7 +29,7 @@ from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.exceptions import ChannelFull, StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
-from channels.layers import get_channel_layer
+from channels.layers import InMemoryChannelLayer, get_channel_layer
 from django.conf import settings
 from django.db import DatabaseError, IntegrityError
 from django.utils import translation
@@ -475,6 +475,7 @@ class Heartbeat:
 
     def __init__(self):
         self.task = None
+        self.starting = None
         self.beat_at = -math.inf
 
     def due(self) -> bool:
@@ -493,9 +494,23 @@ class Heartbeat:
         self.beat_at = at
 
     async def ensure_running(self):
+        """Start the heartbeat, once per process: every connection waits for that start.
+
+        Once, even when the first connections come all at once (after a restart,
+        every call): each would otherwise beat, and sweep, on its own.
+        """
         if self.task is None or self.task.done():
-            await self.beat()
-            self.task = asyncio.ensure_future(self.run())
+            if self.starting is None or self.starting.done():
+                self.starting = asyncio.ensure_future(self._start())
+            # Shielded: one connection giving up must not cancel the others' start.
+            await asyncio.shield(self.starting)
+
+    async def _start(self):
+        await self.beat()
+        if isinstance(get_channel_layer(), InMemoryChannelLayer):
+            # Only this process can be serving: what others left is dead.
+            await database_sync_to_async(services.presence_sweep_other_servers)(server_id=SERVER_ID)
+        self.task = asyncio.ensure_future(self.run())
 
     async def run(self):
         while True:

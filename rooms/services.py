@@ -205,6 +205,34 @@ def presence_sweep_dead_servers(*, timeout: dt.timedelta) -> list[tuple[int, int
     return swept
 
 
+def presence_sweep_other_servers(*, server_id: str) -> int:
+    """Drop at once every presence held by a process other than `server_id`.
+
+    For a channel layer that lives in one process (the in-memory layer, when
+    no Redis is configured), where no other process's sockets can be reached:
+    whatever another process left behind (it was killed, or crashed) is gone,
+    and need not wait for its heartbeat to go stale. Otherwise the first of a
+    room's participants to reconnect would announce themselves to a socket
+    that no longer exists. One pass, however many rooms: it runs when calls
+    come back after a restart. Returns the number of presences dropped.
+    """
+    now = timezone.now()
+    with transaction.atomic():
+        stale = Presence.objects.exclude(server_id=server_id)
+        rooms = list(
+            Room.objects.select_for_update().filter(
+                pk__in=stale.values("room_id"), both_present_since__isnull=False
+            )
+        )
+        for room in rooms:
+            _close_overlap(room, now)
+        Room.objects.bulk_update(rooms, ["both_present_seconds", "both_present_since"])
+        Room.objects.filter(pk__in=stale.values("room_id")).update(last_activity_at=now)
+        dropped, _detail = stale.delete()
+        ServerInstance.objects.exclude(pk=server_id).delete()
+    return dropped
+
+
 def call_sample_record(*, room_id: int, user: User, sample: dict) -> None:
     CallSample.objects.create(room_id=room_id, user=user, **sample)
     Room.objects.filter(pk=room_id).update(last_activity_at=timezone.now())

@@ -565,6 +565,78 @@ async def test_a_participant_held_by_a_dead_process_is_reported_lost(room):
     await doctor.disconnect()
 
 
+def _left_by_a_killed_process(room):
+    """The doctor's presence as a process killed a moment ago left it (its beat is fresh)."""
+    from django.utils import timezone
+
+    now = timezone.now()
+    killed = ServerInstance.objects.create(id="killed", started_at=now, last_beat_at=now)
+    Presence.objects.create(
+        room=room, user=room.doctor, channel_name="gone!x", server=killed, connected_at=now
+    )
+    Room.objects.filter(pk=room.pk).update(call_started_at=now, both_present_since=now)
+
+
+async def test_after_a_restart_the_first_to_come_back_is_welcomed_at_once(room, monkeypatch):
+    # One process serves (the in-memory layer): the presences another process
+    # left are unreachable. The patient is not announced to the killed
+    # process's socket, which would never answer (PEER_ACK_TIMEOUT).
+    await sync_to_async(_left_by_a_killed_process)(room)
+    monkeypatch.setattr(consumers, "heartbeat", consumers.Heartbeat())
+    monkeypatch.setattr(consumers, "PEER_ACK_TIMEOUT", 30)
+
+    patient = await open_socket(room.patient, room=room)
+    welcome = await frame(patient, timeout=5)
+
+    assert welcome["type"] == "welcome" and welcome["peers"] == []
+    assert not await sync_to_async(ServerInstance.objects.filter(pk="killed").exists)()
+    doctor, _ = await joined(room.doctor, room)
+    assert (await frame(patient))["type"] == "peer-joined"
+    await doctor.disconnect()
+    await patient.disconnect()
+
+
+async def test_a_process_starts_its_heartbeat_once_however_many_connect_at_once(room, monkeypatch):
+    calls = {"beat": 0, "sweep": 0}
+    beat, sweep = services.server_beat, services.presence_sweep_other_servers
+
+    def counted_beat(**kwargs):
+        calls["beat"] += 1
+        return beat(**kwargs)
+
+    def counted_sweep(**kwargs):
+        calls["sweep"] += 1
+        return sweep(**kwargs)
+
+    monkeypatch.setattr(services, "server_beat", counted_beat)
+    monkeypatch.setattr(services, "presence_sweep_other_servers", counted_sweep)
+    monkeypatch.setattr(consumers, "heartbeat", consumers.Heartbeat())
+    clients = [await sync_to_async(_session_client)(u) for u in (room.doctor, room.patient) * 3]
+
+    sockets = await asyncio.gather(*(open_socket(client=c, room=room) for c in clients))
+    welcomed = [await frame(socket) for socket in sockets]
+
+    assert [w["type"] for w in welcomed] == ["welcome"] * 6
+    assert calls == {"beat": 1, "sweep": 1}
+    for socket in sockets:
+        await socket.disconnect()
+    consumers.heartbeat.task.cancel()
+
+
+async def test_with_redis_other_processes_are_left_to_their_heartbeat(monkeypatch):
+    # Several processes may serve on a shared layer: a fresh beat means alive.
+    swept = []
+    monkeypatch.setattr(consumers, "get_channel_layer", lambda: object())
+    monkeypatch.setattr(services, "server_beat", lambda **kwargs: None)
+    monkeypatch.setattr(services, "presence_sweep_other_servers", swept.append)
+    heartbeat = consumers.Heartbeat()
+
+    await heartbeat.ensure_running()
+
+    assert swept == []
+    heartbeat.task.cancel()
+
+
 # --- The doctor's notifications socket ---------------------------------------------------
 
 

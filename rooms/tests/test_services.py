@@ -439,6 +439,37 @@ def test_presences_held_by_a_dead_server_are_swept(room, clock):
     assert room.both_present_since is None
 
 
+def test_a_restart_with_one_process_drops_every_other_processes_presence_at_once(room, clock):
+    beat("killed", T0)  # beat a moment ago: not stale, but unreachable
+    beat("this", T0)
+    other_room = RoomFactory()
+    Presence.objects.create(
+        room=room, user=room.doctor, channel_name="c.d", server_id="killed", connected_at=T0
+    )
+    Presence.objects.create(
+        room=room, user=room.patient, channel_name="c.p", server_id="killed", connected_at=T0
+    )
+    mine = Presence.objects.create(
+        room=other_room,
+        user=other_room.doctor,
+        channel_name="c.o",
+        server_id="this",
+        connected_at=T0,
+    )
+    Room.objects.filter(pk=room.pk).update(call_started_at=T0, both_present_since=T0)
+    clock.advance(30)
+
+    assert services.presence_sweep_other_servers(server_id="this") == 2
+
+    assert list(Presence.objects.all()) == [mine]
+    assert list(ServerInstance.objects.values_list("id", flat=True)) == ["this"]
+    room.refresh_from_db()
+    # The call's time together ends when its sockets were found gone.
+    assert (room.both_present_seconds, room.both_present_since) == (30, None)
+    assert room.last_activity_at == T0 + dt.timedelta(seconds=30)
+    assert services.presence_sweep_other_servers(server_id="this") == 0
+
+
 def test_server_beat_creates_then_refreshes_the_heartbeat(db, clock):
     services.server_beat(server_id="s1")
     later = clock.advance(10)
