@@ -153,6 +153,7 @@ def rooms_finalize_stale(*, idle_for: dt.timedelta) -> int:
 
 
 # --- Presence ---------------------------------------------------------------
+# Joining is rooms.admission: the socket's one trip, in written-out SQL.
 
 
 def server_beat(*, server_id: str) -> None:
